@@ -1,0 +1,1 @@
+"""GenPO training: flow policy, Gaussian baseline, PPO update, storage, runner, checkpoints."""
