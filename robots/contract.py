@@ -1,0 +1,265 @@
+"""The policy contract: the one place an observation layout and action mapping are defined.
+
+Training environments build observations from it, the exporter writes it into the artifact, and
+the deploy daemon reads it back. Term order, dims, scales and clips travel with the policy, so a
+wrong scale or joint order can never be introduced by hand-copying settings.
+
+Processing per term (IsaacLab order): value -> noise (training only) -> clip -> scale.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from robots.errors import UserError
+from robots.spec import RobotSpec
+
+SCHEMA_VERSION = 1
+COMMAND_NAMES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
+HEIGHT_SCAN_DIM = 187  # 17 x 11 rays, 0.1 m grid over 1.6 m x 1.0 m (IsaacLab rough tasks)
+# legged_gym's clip_observations: IsaacLab applies none, but a bound keeps a sensor glitch
+# (a joint-velocity spike) from pushing the network far outside anything seen in training.
+OBS_CLIP = 100.0
+TERRAINS = ("flat", "rough")
+
+
+class ContractError(UserError):
+    """A policy contract that is malformed or does not fit the robot."""
+
+
+@dataclass(frozen=True)
+class ObsTerm:
+    """One observation term: `dim` values, clipped to +-clip (None: no clip) then scaled."""
+
+    name: str
+    dim: int
+    scale: float = 1.0
+    clip: float | None = OBS_CLIP
+    deployable: bool = True  # False: the real robot cannot measure it (critic only)
+
+
+@dataclass(frozen=True)
+class ActionMap:
+    """Policy output -> joint targets: target = offset + scale * clip(action)."""
+
+    joint_names: tuple[str, ...]  # policy joint order
+    scale: float
+    offset: tuple[float, ...]  # default joint positions in policy order
+    clip: float | None = None  # IsaacLab applies no action clip
+
+
+@dataclass(frozen=True)
+class PolicyContract:
+    """Everything that fixes what a policy reads and writes."""
+
+    robot: str
+    task: str
+    obs_terms: tuple[ObsTerm, ...]  # actor terms, in order
+    critic_terms: tuple[ObsTerm, ...]  # critic terms, in order
+    action: ActionMap
+    command_ranges: tuple[tuple[float, float], ...]
+    control_dt_s: float
+    command_names: tuple[str, ...] = COMMAND_NAMES
+    history_length: int = 0
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def obs_dim(self) -> int:
+        return sum(t.dim for t in self.obs_terms)
+
+    @property
+    def critic_obs_dim(self) -> int:
+        return sum(t.dim for t in self.critic_terms)
+
+    @property
+    def num_actions(self) -> int:
+        return len(self.action.joint_names)
+
+    def obs_slices(self, critic: bool = False) -> dict[str, slice]:
+        """Where each term sits in the flat observation vector."""
+        out, start = {}, 0
+        for term in self.critic_terms if critic else self.obs_terms:
+            out[term.name] = slice(start, start + term.dim)
+            start += term.dim
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> PolicyContract:
+        """Parse and validate; every problem names the offending field."""
+        if not isinstance(data, dict):
+            raise ContractError("policy contract: expected a JSON object at the top level")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ContractError(
+                f"policy contract: schema_version {version!r} is not supported "
+                f"(this version reads {SCHEMA_VERSION}); re-export the policy"
+            )
+        try:
+            contract = cls(
+                robot=_typed(data, "robot", str),
+                task=_typed(data, "task", str),
+                obs_terms=tuple(
+                    _term(t, f"obs_terms[{i}]")
+                    for i, t in enumerate(_typed(data, "obs_terms", list))
+                ),
+                critic_terms=tuple(
+                    _term(t, f"critic_terms[{i}]")
+                    for i, t in enumerate(_typed(data, "critic_terms", list))
+                ),
+                action=_action(_typed(data, "action", dict)),
+                command_ranges=tuple(
+                    (float(r[0]), float(r[1])) for r in _typed(data, "command_ranges", list)
+                ),
+                control_dt_s=float(_typed(data, "control_dt_s", (int, float))),
+                command_names=tuple(_typed(data, "command_names", list)),
+                history_length=_typed(data, "history_length", int),
+                schema_version=version,
+            )
+        except (TypeError, IndexError, ValueError) as exc:
+            raise ContractError(f"policy contract: malformed value ({exc})") from None
+        contract.validate()
+        return contract
+
+    @classmethod
+    def from_json(cls, text: str) -> PolicyContract:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ContractError(f"policy contract: not valid JSON ({exc.msg} at line {exc.lineno})")
+        return cls.from_dict(data)
+
+    def validate(self, robot: RobotSpec | None = None) -> None:
+        """Check internal consistency, and against `robot` when given."""
+        _check(self.control_dt_s > 0, "control_dt_s", "must be positive")
+        _check(self.history_length >= 0, "history_length", "must be >= 0")
+        _check(
+            len(self.command_ranges) == len(self.command_names),
+            "command_ranges",
+            f"needs one (lo, hi) per command {self.command_names}",
+        )
+        for i, (lo, hi) in enumerate(self.command_ranges):
+            _check(lo <= hi, f"command_ranges[{i}]", f"lo {lo} > hi {hi}")
+        for group in ("obs_terms", "critic_terms"):
+            terms = getattr(self, group)
+            names = [t.name for t in terms]
+            _check(len(set(names)) == len(names), group, f"duplicate term names in {names}")
+            for i, t in enumerate(terms):
+                _check(t.dim > 0, f"{group}[{i}].dim", f"must be positive, got {t.dim}")
+                _check(
+                    math.isfinite(t.scale) and t.scale != 0,
+                    f"{group}[{i}].scale",
+                    "must be finite and non-zero",
+                )
+                _check(t.clip is None or t.clip > 0, f"{group}[{i}].clip", "must be > 0 or null")
+        for i, t in enumerate(self.obs_terms):
+            _check(
+                t.deployable,
+                f"obs_terms[{i}]",
+                f"{t.name!r} is not measurable on the robot and cannot be an actor input",
+            )
+        a = self.action
+        _check(
+            len(a.offset) == len(a.joint_names),
+            "action.offset",
+            f"has {len(a.offset)} values for {len(a.joint_names)} joints",
+        )
+        _check(a.scale > 0, "action.scale", "must be positive")
+        if robot is not None:
+            _check(
+                self.robot == robot.name,
+                "robot",
+                f"is {self.robot!r} but the robot is {robot.name!r}",
+            )
+            _check(
+                sorted(a.joint_names) == sorted(robot.joint_names),
+                "action.joint_names",
+                f"do not match the {robot.name} joints",
+            )
+
+
+def make_contract(robot: RobotSpec, terrain: str, control_dt_s: float = 0.02) -> PolicyContract:
+    """The velocity-tracking contract of `robot` on `terrain` ("flat" or "rough").
+
+    Actor: IsaacLab's policy group without the terms the robot cannot measure (base linear
+    velocity, height scan). Critic: the full IsaacLab group, in IsaacLab order.
+    """
+    if terrain not in TERRAINS:
+        raise ContractError(f"unknown terrain {terrain!r}; choose one of {TERRAINS}")
+    n = robot.num_joints
+    critic = [ObsTerm("base_lin_vel", 3, deployable=False)]
+    actor = [
+        ObsTerm("base_ang_vel", 3),
+        ObsTerm("projected_gravity", 3),
+        ObsTerm("velocity_commands", 3),
+        ObsTerm("joint_pos", n),
+        ObsTerm("joint_vel", n),
+        ObsTerm("actions", n),
+    ]
+    critic += actor
+    if terrain == "rough":
+        critic.append(ObsTerm("height_scan", HEIGHT_SCAN_DIM, clip=1.0, deployable=False))
+    return PolicyContract(
+        robot=robot.name,
+        task=f"{robot.name}_{terrain}",
+        obs_terms=tuple(actor),
+        critic_terms=tuple(critic),
+        action=ActionMap(
+            joint_names=robot.policy_joint_names,
+            scale=robot.action_scale,
+            offset=tuple(robot.values("default_q_rad").tolist()),
+        ),
+        command_ranges=robot.command_ranges,
+        control_dt_s=control_dt_s,
+    )
+
+
+def _check(ok: bool, field: str, problem: str) -> None:
+    if not ok:
+        raise ContractError(f"policy contract field {field!r} {problem}")
+
+
+def _typed(data: dict, key: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in data:
+        raise ContractError(f"policy contract is missing field {key!r}")
+    value = data[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ContractError(
+            f"policy contract field {key!r} has the wrong type ({type(value).__name__})"
+        )
+    return value
+
+
+def _term(data: Any, where: str) -> ObsTerm:
+    if not isinstance(data, dict):
+        raise ContractError(f"policy contract field {where!r} must be an object")
+    unknown = set(data) - {"name", "dim", "scale", "clip", "deployable"}
+    if unknown:
+        raise ContractError(f"policy contract field {where!r} has unknown keys {sorted(unknown)}")
+    try:
+        return ObsTerm(
+            name=_typed(data, "name", str),
+            dim=_typed(data, "dim", int),
+            scale=float(data.get("scale", 1.0)),
+            clip=None if data.get("clip") is None else float(data["clip"]),
+            deployable=bool(data.get("deployable", True)),
+        )
+    except ContractError as exc:
+        raise ContractError(f"{exc} (in {where})") from None
+
+
+def _action(data: dict) -> ActionMap:
+    return ActionMap(
+        joint_names=tuple(_typed(data, "joint_names", list)),
+        scale=float(_typed(data, "scale", (int, float))),
+        offset=tuple(float(v) for v in _typed(data, "offset", list)),
+        clip=None if data.get("clip") is None else float(data["clip"]),
+    )
