@@ -1,6 +1,6 @@
 """Configs: frozen dataclasses hold defaults, YAML files hold differences, `--set` overrides.
 
-    cfg = load_config(TrainCfg, yaml_paths=["configs/tasks/go2_flat.yaml"], overrides=["ppo.lr=3e-4"])
+    cfg = load_config(TrainCfg, ["configs/tasks/go2_flat.yaml"], overrides=["ppo.lr=3e-4"])
 
 Unknown keys are errors that name the full key path and the closest valid names; types are
 checked; YAML is read with `safe_load` only; `dump_yaml` / `load_config` round-trip exactly.
@@ -67,7 +67,7 @@ def merge(cfg: T, data: Mapping[str, Any], path: str = "") -> T:
 
 
 def parse_override(text: str) -> dict[str, Any]:
-    """`"a.b=value"` -> `{"a": {"b": value}}`, the value parsed as YAML (`3e-4`, `[1, 2]`, `true`)."""
+    """`"a.b=value"` -> `{"a": {"b": value}}`; the value is parsed as YAML (`3e-4`, `[1, 2]`)."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"override {text!r} must look like key.path=value")
@@ -184,7 +184,8 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"config key {path!r} must have {len(args)} items, got {len(value)}")
-        return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+        pairs = enumerate(zip(args, value, strict=True))
+        return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in pairs)
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):
             return value

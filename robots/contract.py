@@ -134,7 +134,9 @@ class PolicyContract:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ContractError(f"policy contract: not valid JSON ({exc.msg} at line {exc.lineno})")
+            raise ContractError(
+                f"policy contract: not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
         return cls.from_dict(data)
 
     def validate(self, robot: RobotSpec | None = None) -> None:

@@ -110,7 +110,7 @@ class RobotSpec:
         raise KeyError(f"{self.name} has no joint {name!r}")
 
     def values(self, field: str, order: Sequence[str] | None = None) -> np.ndarray:
-        """A per-joint field (e.g. "kp", "default_q_rad") as float64 in `order` (default: policy)."""
+        """A per-joint field (e.g. "kp") as float64 in `order` (default: policy order)."""
         names = self.policy_joint_names if order is None else order
         return np.array([getattr(self.joint(n), field) for n in names], dtype=np.float64)
 
