@@ -7,11 +7,11 @@ policy; its stored ("dummy") action is the executed action itself.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import torch
 from torch import nn
 
+from robots.config import to_dict
 from training.config import GaussianPolicyCfg
 from training.modules import mlp
 
@@ -35,16 +35,14 @@ class GaussianPolicy(nn.Module):
         self.stored_action_dim = action_dim
         self.mean_net = mlp(obs_dim, cfg.hidden_dims, action_dim, cfg.activation)
         # log-parameterised so the std can never become negative under Adam.
-        self.log_std = nn.Parameter(
-            torch.full((action_dim,), math.log(cfg.init_noise_std))
-        )
+        self.log_std = nn.Parameter(torch.full((action_dim,), math.log(cfg.init_noise_std)))
 
     def constructor_kwargs(self) -> dict:
         """Plain-dict arguments that rebuild this module (stored in checkpoints)."""
         return {
             "obs_dim": self.obs_dim,
             "action_dim": self.action_dim,
-            "cfg": asdict(self.cfg),
+            "cfg": to_dict(self.cfg),
         }
 
     def mean(self, obs: torch.Tensor) -> torch.Tensor:

@@ -27,9 +27,7 @@ def make_activation(name: str) -> nn.Module:
         raise ValueError(f"unknown activation '{name}'; use one of: {known}") from None
 
 
-def mlp(
-    in_dim: int, hidden_dims: tuple[int, ...], out_dim: int, activation: str
-) -> nn.Sequential:
+def mlp(in_dim: int, hidden_dims: tuple[int, ...], out_dim: int, activation: str) -> nn.Sequential:
     """Linear-activation stack in_dim -> hidden_dims... -> out_dim (no output activation)."""
     dims = (in_dim, *hidden_dims)
     layers: list[nn.Module] = []
@@ -64,9 +62,7 @@ def sinusoidal_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 class Critic(nn.Module):
     """Value MLP V(s): [B, obs] -> [B]."""
 
-    def __init__(
-        self, obs_dim: int, hidden_dims: tuple[int, ...], activation: str
-    ) -> None:
+    def __init__(self, obs_dim: int, hidden_dims: tuple[int, ...], activation: str) -> None:
         super().__init__()
         self.net = mlp(obs_dim, hidden_dims, 1, activation)
 

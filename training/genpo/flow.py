@@ -15,12 +15,12 @@ Export hooks (the exporter unrolls the flow into a fixed graph without loops):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from robots.config import to_dict
 from training.config import FlowPolicyCfg
 from training.modules import mlp, sinusoidal_embedding
 
@@ -36,9 +36,7 @@ class FlowPolicy(nn.Module):
 
     kind = "flow"
 
-    def __init__(
-        self, obs_dim: int, action_dim: int, cfg: FlowPolicyCfg | None = None
-    ) -> None:
+    def __init__(self, obs_dim: int, action_dim: int, cfg: FlowPolicyCfg | None = None) -> None:
         super().__init__()
         cfg = cfg or FlowPolicyCfg()
         if not 0.0 < cfg.mix_p <= 1.0:
@@ -58,9 +56,7 @@ class FlowPolicy(nn.Module):
         in_dim = action_dim + obs_dim + cfg.time_embed_dim
         self.velocity_net = mlp(in_dim, cfg.hidden_dims, action_dim, cfg.activation)
         head = self.velocity_net[-1]
-        with (
-            torch.no_grad()
-        ):  # v ~ 0 at init: executed-action std starts near 0.71 (genpo.md)
+        with torch.no_grad():  # v ~ 0 at init: executed-action std starts near 0.71 (genpo.md)
             head.weight.mul_(cfg.velocity_out_gain)
             head.bias.zero_()
         self.register_buffer(
@@ -76,7 +72,7 @@ class FlowPolicy(nn.Module):
         return {
             "obs_dim": self.obs_dim,
             "action_dim": self.action_dim,
-            "cfg": asdict(self.cfg),
+            "cfg": to_dict(self.cfg),
         }
 
     # ----- export hooks -------------------------------------------------------------------
@@ -85,10 +81,8 @@ class FlowPolicy(nn.Module):
         """e(t_i) for i = 0..N-1: [K, time_embed_dim]."""
         return self.time_mlp(sinusoidal_embedding(self.flow_times, self.time_embed_dim))
 
-    def velocity(
-        self, u: torch.Tensor, obs: torch.Tensor, temb: torch.Tensor
-    ) -> torch.Tensor:
-        """v(u, s, e): u [B, d], obs [B, obs], temb [time_embed_dim] or [B, time_embed_dim] -> [B, d]."""
+    def velocity(self, u: torch.Tensor, obs: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
+        """v(u, s, e): u [B, d], obs [B, obs], temb [E] or [B, E] -> [B, d] (E = time_embed_dim)."""
         temb = temb.expand(u.shape[0], -1)
         return self.velocity_net(torch.cat([u, obs, temb], dim=-1))
 
@@ -141,9 +135,7 @@ class FlowPolicy(nn.Module):
 
     def latent_log_prob(self, latent: torch.Tensor) -> torch.Tensor:
         """log pi given the latent that produced the action: [B, 2d] -> [B]."""
-        log_normal = -0.5 * latent.pow(2).sum(-1) - self.action_dim * math.log(
-            2 * math.pi
-        )
+        log_normal = -0.5 * latent.pow(2).sum(-1) - self.action_dim * math.log(2 * math.pi)
         return log_normal - self.log_det
 
     # ----- policy API ---------------------------------------------------------------------

@@ -1,0 +1,269 @@
+"""On-policy runner: rollout -> GAE -> PPO update, logging, checkpoints, exact resume."""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robots.config import to_dict
+from robots.errors import UserError
+from training import distributed
+from training.checkpoint import build_policy, load_checkpoint, save_checkpoint
+from training.config import TrainCfg
+from training.env import VecEnv
+from training.logger import EpisodeTracker, TrainLogger, git_commit, write_git_info
+from training.modules import Critic
+from training.normalizer import EmpiricalNormalization
+from training.ppo import PPO
+
+POLICY_KIND = {"genpo": "flow", "ppo": "gaussian"}
+
+
+class OnPolicyRunner:
+    """Trains a GenPO flow policy (algo 'genpo') or the Gaussian baseline (algo 'ppo').
+
+    Args:
+        env: a VecEnv on `device`; in a distributed run each rank passes its own env,
+            seeded with cfg.runner.seed + rank.
+        cfg: resolved training config (never mutated).
+        log_dir: run directory for TensorBoard, checkpoints and git info; None = no files.
+        device: torch device of the networks (the env's device).
+        robot_contract: plain dict of the robot's policy contract, stored in checkpoints
+            (None for toy envs).
+    """
+
+    def __init__(
+        self,
+        env: VecEnv,
+        cfg: TrainCfg,
+        log_dir: str | Path | None = None,
+        device: str = "cpu",
+        robot_contract: dict | None = None,
+    ) -> None:
+        if cfg.algo not in POLICY_KIND:
+            raise UserError(f"unknown algo '{cfg.algo}'; use one of: {', '.join(POLICY_KIND)}")
+        self.env = env
+        self.cfg = cfg
+        self.device = device
+        self.robot_contract = robot_contract
+        self.dist = distributed.current()
+        self.log_dir = Path(log_dir) if log_dir is not None else None
+        self.current_iteration = 0
+        seed_everything(cfg.runner.seed + self.dist.rank)
+
+        actor_obs, critic_obs = self._split(env.get_observations())
+        self.alg = self._build_algorithm(actor_obs.shape[1], critic_obs.shape[1])
+        self.alg.broadcast_parameters()
+        self.alg.init_storage(
+            env.num_envs, cfg.runner.num_steps_per_env, actor_obs.shape[1], critic_obs.shape[1]
+        )
+        self.episodes = EpisodeTracker(env.num_envs, device)
+
+    def _build_algorithm(self, obs_dim: int, critic_obs_dim: int) -> PPO:
+        cfg = self.cfg
+        kind = POLICY_KIND[cfg.algo]
+        policy_cfg = cfg.flow if kind == "flow" else cfg.gaussian
+        kwargs = {"obs_dim": obs_dim, "action_dim": self.env.num_actions}
+        policy = build_policy(kind, {**kwargs, "cfg": to_dict(policy_cfg)}).to(self.device)
+        critic = Critic(critic_obs_dim, cfg.critic.hidden_dims, cfg.critic.activation)
+        normalize = cfg.runner.empirical_normalization
+        obs_norm = EmpiricalNormalization(obs_dim).to(self.device) if normalize else None
+        critic_norm = EmpiricalNormalization(critic_obs_dim).to(self.device) if normalize else None
+        return PPO(policy, critic.to(self.device), cfg.ppo, obs_norm, critic_norm)
+
+    def _split(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        actor = obs["policy"].to(self.device)
+        return actor, obs.get("critic", obs["policy"]).to(self.device)
+
+    # ----- the loop -------------------------------------------------------------------------
+
+    def learn(self, num_iterations: int | None = None) -> None:
+        """Run num_iterations (default cfg.runner.max_iterations) more iterations."""
+        run = self.cfg.runner
+        num_iterations = num_iterations if num_iterations is not None else run.max_iterations
+        start, end = self.current_iteration, self.current_iteration + num_iterations
+        logger = self._open_logger(start, end)
+        actor_obs, critic_obs = self._split(self.env.get_observations())
+        self.alg.train_mode(True)
+        for it in range(start, end):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                for _ in range(run.num_steps_per_env):
+                    actions = self.alg.act(actor_obs, critic_obs)
+                    obs, rewards, dones, extras = self.env.step(actions)
+                    actor_obs, critic_obs = self._split(obs)
+                    rewards, dones = rewards.to(self.device), dones.to(self.device)
+                    time_outs = extras["time_outs"].to(self.device)
+                    self.alg.process_env_step(rewards, dones, time_outs)
+                    self.episodes.record(rewards, dones, extras)
+                self.alg.compute_returns(critic_obs)
+                action_stats = self._action_stats()
+            t1 = time.perf_counter()
+            losses = self.alg.update()
+            t2 = time.perf_counter()
+            self.current_iteration = it + 1
+
+            steps = self.env.num_envs * run.num_steps_per_env * self.dist.world_size
+            scalars = {
+                "perf/env_steps_per_s": steps / (t2 - t0),
+                "perf/collect_s": t1 - t0,
+                "perf/learn_s": t2 - t1,
+                **{f"loss/{k}": v for k, v in losses.items()},
+                **action_stats,
+                **self.episodes.summary(),
+            }
+            if logger is not None:
+                logger.log(it + 1, scalars)
+            if self.log_dir is not None and ((it + 1) % run.save_interval == 0 or it + 1 == end):
+                self.save(self.log_dir / f"model_{it + 1}.pt")
+        if logger is not None:
+            logger.close()
+
+    def _open_logger(self, start: int, end: int) -> TrainLogger | None:
+        if not self.dist.is_main:
+            return None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            write_git_info(self.log_dir)
+        return TrainLogger(self.log_dir, start, end, self.cfg.runner.progress_bar)
+
+    def _action_stats(self) -> dict[str, float]:
+        """Per-dim std of the executed action (and, for GenPO, of x - y) over the rollout."""
+        stored = self.alg.storage.actions.flatten(0, 1)
+        policy = self.alg.policy
+        executed = policy.executed_action(stored)
+        stats = {f"action/std_{i}": v for i, v in enumerate(executed.std(0).tolist())}
+        if policy.kind == "flow":
+            x, y = stored.split(policy.action_dim, dim=-1)
+            gap = x - y
+            stats["action/xy_gap"] = gap.norm(dim=-1).mean().item()
+            stats.update({f"action/xy_std_{i}": v for i, v in enumerate(gap.std(0).tolist())})
+        return stats
+
+    # ----- checkpoints ------------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Checkpoint (see training/checkpoint.py); collective in a distributed run."""
+        rank_state = _to_cpu({"rng": rng_states(), "env": self.env.state_dict()})
+        rank_states = distributed.gather_objects(rank_state)
+        if not self.dist.is_main:
+            return
+        alg = self.alg
+        norm = alg.obs_normalizer
+        critic_norm = alg.critic_obs_normalizer
+        save_checkpoint(
+            path,
+            {
+                "iteration": self.current_iteration,
+                "algo": self.cfg.algo,
+                "policy_kind": alg.policy.kind,
+                "policy_kwargs": alg.policy.constructor_kwargs(),
+                "policy_state": alg.policy.state_dict(),
+                "critic_kwargs": {
+                    "obs_dim": alg.critic.net[0].in_features,
+                    **to_dict(self.cfg.critic),
+                },
+                "critic_state": alg.critic.state_dict(),
+                "obs_normalizer_state": _state_or_none(norm),
+                "critic_obs_normalizer_state": _state_or_none(critic_norm),
+                "optimizer_state": alg.optimizer.state_dict(),
+                "learning_rate": alg.learning_rate,
+                "config": to_dict(self.cfg),
+                "robot_contract": self.robot_contract,
+                "git_commit": git_commit(),
+                "world_size": self.dist.world_size,
+                "rank_states": rank_states,
+            },
+        )
+
+    def load(self, path: str | Path, load_optimizer: bool = True) -> dict:
+        """Restore weights, normalisers, optimizer, iteration, RNG and env state for resume."""
+        ckpt = load_checkpoint(path, map_location=self.device)
+        alg = self.alg
+        if ckpt["policy_kind"] != alg.policy.kind:
+            raise UserError(
+                f"checkpoint '{path}' holds a {ckpt['policy_kind']} policy but the config asks "
+                f"for algo '{self.cfg.algo}'; set algo to match the checkpoint"
+            )
+        _load(alg.policy, ckpt["policy_state"], path, "policy")
+        _load(alg.critic, ckpt["critic_state"], path, "critic")
+        for module, key in (
+            (alg.obs_normalizer, "obs_normalizer_state"),
+            (alg.critic_obs_normalizer, "critic_obs_normalizer_state"),
+        ):
+            if isinstance(module, EmpiricalNormalization) and ckpt.get(key) is not None:
+                _load(module, ckpt[key], path, key)
+        if load_optimizer:
+            alg.optimizer.load_state_dict(ckpt["optimizer_state"])
+            alg.learning_rate = ckpt["learning_rate"]
+        self.current_iteration = ckpt["iteration"]
+        self._restore_rank_state(ckpt)
+        return ckpt
+
+    def _restore_rank_state(self, ckpt: dict) -> None:
+        states = ckpt.get("rank_states") or []
+        if len(states) != self.dist.world_size:
+            # Another world size: an exact continuation is impossible; keep streams distinct.
+            seed_everything(self.cfg.runner.seed + self.dist.rank + 7919 * ckpt["iteration"])
+            return
+        state = states[self.dist.rank]
+        set_rng_states(state["rng"])
+        if state.get("env") is not None:
+            self.env.load_state_dict(state["env"])
+
+
+def _to_cpu(value: object) -> object:
+    """Tensors to CPU inside nested dicts/lists, so ranks can exchange and save them."""
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if isinstance(value, dict):
+        return {k: _to_cpu(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+def _state_or_none(module: torch.nn.Module) -> dict | None:
+    return module.state_dict() if isinstance(module, EmpiricalNormalization) else None
+
+
+def _load(module: torch.nn.Module, state: dict, path: str | Path, what: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise UserError(
+            f"checkpoint '{path}' does not fit this config's {what} ({first}); "
+            "train with the config the checkpoint was made with"
+        ) from None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def rng_states() -> dict:
+    """Every RNG the training loop may draw from, as weights_only-loadable types."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_states(state: dict) -> None:
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
