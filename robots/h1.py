@@ -65,6 +65,7 @@ H1 = RobotSpec(
     root_body="pelvis",
     imu_body="torso_link",  # the IMU is on the torso, not the pelvis: rotate back through "torso"
     imu_joint="torso",
+    imu_joint_axis=(0.0, 0.0, 1.0),  # Menagerie h1.xml: torso joint axis z, torso_link unrotated
     base_contact_bodies=("torso_link",),
     foot_bodies=("left_ankle_link", "right_ankle_link"),
     menagerie_name="unitree_h1",

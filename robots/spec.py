@@ -68,6 +68,9 @@ class RobotSpec:
     command_ranges: tuple[tuple[float, float], ...]  # (vx, vy, wz) ranges used in training
     damping_kd: float  # kd applied to every motor in DAMP (kp 0, tau 0)
     topics: DdsTopics = DdsTopics()
+    # Axis of `imu_joint` (same in the root and IMU body frames, which coincide at joint angle 0):
+    # deploy rotates the IMU's orientation and gyro back into the root frame about it.
+    imu_joint_axis: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         indices = [j.sdk_index for j in self.joints]
