@@ -36,7 +36,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 def from_dict(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
     """Build `cls` from `data`; every key must exist and every value fit its declared type."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path or 'config'} must be a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{_where(path)} must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     hints = typing.get_type_hints(cls)
     _reject_unknown(data, fields, path)
@@ -51,7 +51,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
 def merge(cfg: T, data: Mapping[str, Any], path: str = "") -> T:
     """`cfg` with the (possibly partial, nested) values of `data` replaced; returns a new object."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{path or 'config'} must be a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{_where(path)} must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cfg)}
     hints = typing.get_type_hints(type(cfg))
     _reject_unknown(data, fields, path)
@@ -141,6 +141,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _where(path: str) -> str:
+    return f"config key {path!r}" if path else "the config"
+
+
 def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
@@ -195,6 +199,8 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"config key {path!r} must be true or false, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):
+            value = _float_or_str(value)  # YAML 1.1 reads "1e-4" (no dot) as a string
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"config key {path!r} must be a number, got {value!r}")
         return float(value)
@@ -209,3 +215,10 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     if isinstance(hint, type) and not isinstance(value, hint):
         raise ConfigError(f"config key {path!r} must be {hint.__name__}, got {value!r}")
     return value
+
+
+def _float_or_str(text: str) -> float | str:
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -87,7 +87,8 @@ class PolicyContract:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """JSON-plain dict (lists, not tuples): what checkpoints and artifacts store."""
+        return json.loads(json.dumps(asdict(self)))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -233,6 +234,8 @@ def _typed(data: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     if key not in data:
         raise ContractError(f"policy contract is missing field {key!r}")
     value = data[key]
+    if kind is list:
+        kind = (list, tuple)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise ContractError(
             f"policy contract field {key!r} has the wrong type ({type(value).__name__})"

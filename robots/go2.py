@@ -63,7 +63,10 @@ GO2 = RobotSpec(
     imu_body="base",
     imu_joint=None,
     base_contact_bodies=("base",),
-    foot_bodies=("FL_foot", "FR_foot", "RL_foot", "RR_foot"),
+    # Menagerie's Go2 has no foot bodies (IsaacLab's ".*_foot"): each foot is a sphere geom
+    # named after its leg on the calf body.
+    foot_bodies=("FL_calf", "FR_calf", "RL_calf", "RR_calf"),
+    foot_geoms=("FL", "FR", "RL", "RR"),
     menagerie_name="unitree_go2",
     init_base_height_m=0.4,
     # Measured in MuJoCo: the default pose held by the training gains settles the base at 0.272 m

@@ -61,12 +61,13 @@ class RobotSpec:
     imu_body: str  # MJCF body the IMU is mounted on
     imu_joint: str | None  # joint between root and IMU body (H1: torso), None when IMU is on root
     base_contact_bodies: tuple[str, ...]  # contact with these ends an episode
-    foot_bodies: tuple[str, ...]
+    foot_bodies: tuple[str, ...]  # MJCF bodies that carry the foot collision geoms
     menagerie_name: str
     init_base_height_m: float  # spawn height of the root body (IsaacLab init_state.pos z)
     nominal_base_height_m: float  # root height standing in the default pose on flat ground
     command_ranges: tuple[tuple[float, float], ...]  # (vx, vy, wz) ranges used in training
     damping_kd: float  # kd applied to every motor in DAMP (kp 0, tau 0)
+    foot_geoms: tuple[str, ...] = ()  # named foot geoms when a foot is one geom of a larger body
     topics: DdsTopics = DdsTopics()
     # Axis of `imu_joint` (same in the root and IMU body frames, which coincide at joint angle 0):
     # deploy rotates the IMU's orientation and gyro back into the root frame about it.
