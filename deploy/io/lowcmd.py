@@ -1,0 +1,169 @@
+"""The one typed way to write LowCmd: no caller touches IDL fields (a typo like `qd` cannot happen).
+
+A builder owns one preallocated message. Callers set targets in policy (IsaacLab) joint order;
+the builder maps them to SDK motor slots by name (robots spec), fills mode/q/dq/tau/kp/kd, stamps
+the SDK CRC and hands back the same message object every time.
+
+    builder = make_lowcmd_builder(GO2)
+    builder.set_targets(q_policy, kp=GO2.values("kp"), kd=GO2.values("kd"))
+    writer.write(builder.build())
+
+`go` (Go2, H1: unitree_go IDL) and `hg` (H1-2, G1: unitree_hg IDL, 35 slots, mode_pr and
+mode_machine) are two implementations of one interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import numpy as np
+from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_, unitree_hg_msg_dds__LowCmd_
+
+from deploy.io.crc import stamp_crc
+from robots.spec import POS_STOP, RobotSpec
+
+GO_HEAD = (0xFE, 0xEF)
+GO_LEVEL_LOW = 0xFF  # level_flag for low-level control
+HG_MODE_ENABLE = 0x01  # hg motors: 1 = enabled (FOC), 0 = off
+HG_MODE_PR = 0  # hg ankle control: 0 = pitch/roll (series), 1 = A/B (parallel)
+
+
+class LowCmdBuilder(ABC):
+    """Fills one preallocated LowCmd from policy-order arrays; `build()` returns it CRC-stamped."""
+
+    __slots__ = ("robot", "_msg", "_motors", "_q", "_dq", "_tau", "_kp", "_kd")
+
+    def __init__(self, robot: RobotSpec) -> None:
+        self.robot = robot
+        self._msg = self._new_message()
+        if len(self._msg.motor_cmd) != robot.num_motor_slots:
+            raise ValueError(
+                f"{robot.name}: {robot.num_motor_slots} motor slots in the spec, "
+                f"{len(self._msg.motor_cmd)} in the {robot.idl_family} LowCmd"
+            )
+        slots = robot.isaac_to_sdk.tolist()
+        self._motors = [self._msg.motor_cmd[s] for s in slots]  # policy order
+        modes = self._motor_modes()
+        for motor, mode in zip(self._motors, modes, strict=True):
+            motor.mode = mode
+        n = robot.num_joints
+        self._q = np.zeros(n)
+        self._dq = np.zeros(n)
+        self._tau = np.zeros(n)
+        self._kp = np.zeros(n)
+        self._kd = np.zeros(n)
+
+    @abstractmethod
+    def _new_message(self) -> Any:
+        """A fresh IDL LowCmd with the family's header fields set."""
+
+    @abstractmethod
+    def _motor_modes(self) -> list[int]:
+        """Mode byte of each policy-order motor."""
+
+    @property
+    def num_joints(self) -> int:
+        return self.robot.num_joints
+
+    def set_targets(
+        self,
+        q_policy: np.ndarray,
+        kp: np.ndarray | float,
+        kd: np.ndarray | float,
+        dq: np.ndarray | float | None = None,
+        tau: np.ndarray | float | None = None,
+    ) -> None:
+        """Position targets [num_joints] (rad, policy order) with gains; dq (rad/s) and tau (N m)
+        feed-forward default to zero. Scalars broadcast. Raises ValueError on a wrong shape or a
+        non-finite value: a NaN must never reach a motor."""
+        self._put(self._q, q_policy, "q_policy")
+        self._put(self._kp, kp, "kp")
+        self._put(self._kd, kd, "kd")
+        self._put(self._dq, 0.0 if dq is None else dq, "dq")
+        self._put(self._tau, 0.0 if tau is None else tau, "tau")
+
+    def set_damping(self, kd: np.ndarray | float) -> None:
+        """Damping only: kp 0, tau 0, velocity target 0, position term disabled (POS_STOP)."""
+        self._q[:] = POS_STOP
+        self._kp[:] = 0.0
+        self._dq[:] = 0.0
+        self._tau[:] = 0.0
+        self._put(self._kd, kd, "kd")
+
+    def set_zero_torque(self) -> None:
+        """Passive: every term zero (the motors only resist through their own friction)."""
+        self._q[:] = POS_STOP
+        for array in (self._kp, self._kd, self._dq, self._tau):
+            array[:] = 0.0
+
+    def build(self) -> Any:
+        """The preallocated message holding the current targets, CRC-stamped. Publish it before
+        the next `set_*` call: the same object is reused."""
+        rows = zip(
+            self._motors,
+            self._q.tolist(),
+            self._dq.tolist(),
+            self._tau.tolist(),
+            self._kp.tolist(),
+            self._kd.tolist(),
+            strict=True,
+        )
+        for motor, q, dq, tau, kp, kd in rows:
+            motor.q = q
+            motor.dq = dq
+            motor.tau = tau
+            motor.kp = kp
+            motor.kd = kd
+        stamp_crc(self._msg)
+        return self._msg
+
+    def _put(self, dst: np.ndarray, value: np.ndarray | float, name: str) -> None:
+        src = np.asarray(value, dtype=np.float64)
+        if src.ndim != 0 and src.shape != dst.shape:
+            raise ValueError(f"{name} must have shape {dst.shape} (policy order), got {src.shape}")
+        if not np.all(np.isfinite(src)):
+            raise ValueError(f"{name} holds a non-finite value: {src}")
+        dst[:] = src
+
+
+class GoLowCmdBuilder(LowCmdBuilder):
+    """unitree_go LowCmd (Go2, H1): head 0xFE 0xEF, level_flag 0xFF, 20 motor slots."""
+
+    __slots__ = ()
+
+    def _new_message(self) -> Any:
+        msg = unitree_go_msg_dds__LowCmd_()
+        msg.head[0], msg.head[1] = GO_HEAD
+        msg.level_flag = GO_LEVEL_LOW
+        msg.gpio = 0
+        return msg
+
+    def _motor_modes(self) -> list[int]:
+        return [self.robot.joint(n).motor_mode for n in self.robot.policy_joint_names]
+
+
+class HgLowCmdBuilder(LowCmdBuilder):
+    """unitree_hg LowCmd (H1-2, G1): 35 slots, mode_pr, and mode_machine echoed from LowState."""
+
+    __slots__ = ()
+
+    def _new_message(self) -> Any:
+        msg = unitree_hg_msg_dds__LowCmd_()
+        msg.mode_pr = HG_MODE_PR
+        return msg
+
+    def _motor_modes(self) -> list[int]:
+        return [HG_MODE_ENABLE] * self.robot.num_joints
+
+    def set_mode_machine(self, mode_machine: int) -> None:
+        """Echo LowState.mode_machine (the robot ignores commands for another machine type)."""
+        self._msg.mode_machine = int(mode_machine)
+
+
+_BUILDERS: dict[str, type[LowCmdBuilder]] = {"go": GoLowCmdBuilder, "hg": HgLowCmdBuilder}
+
+
+def make_lowcmd_builder(robot: RobotSpec) -> LowCmdBuilder:
+    """The builder for the robot's IDL family."""
+    return _BUILDERS[robot.idl_family](robot)
