@@ -1,0 +1,1 @@
+"""Environment backends. `mujoco`: the built-in one (model building, batched stepping, terrain)."""

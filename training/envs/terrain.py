@@ -1,0 +1,183 @@
+"""Rough terrain as one MuJoCo height field: IsaacLab's ROUGH_TERRAINS_CFG as hfield patterns.
+
+A grid of `num_rows` (difficulty levels) x `num_cols` (terrain types) square sub-terrains inside a
+flat border. Every IsaacLab type is drawn as a height pattern at `horizontal_scale_m`: the mesh
+types (stairs, boxes) become vertical-sided hfield steps, which MuJoCo collides with as prisms.
+World frame: the field's corner is at (0, 0); x runs along rows (difficulty), y along columns.
+Heights are sampled bilinearly for the height scan, which stands in for IsaacLab's ray caster
+(the same hit height on a height field, without casting rays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TERRAIN_TYPES = (
+    "pyramid_stairs",
+    "pyramid_stairs_inv",
+    "boxes",
+    "random_rough",
+    "pyramid_slope",
+    "pyramid_slope_inv",
+)
+
+
+@dataclass(frozen=True)
+class TerrainCfg:
+    """Ground of a task: a plane, or IsaacLab's rough sub-terrain grid with a level curriculum."""
+
+    kind: str = "rough"
+    """"flat" (MuJoCo plane) or "rough" (height field)."""
+    size_m: float = 8.0
+    """Side length of one sub-terrain."""
+    border_width_m: float = 20.0
+    """Flat border around the grid."""
+    num_rows: int = 10
+    """Difficulty levels (rows along x)."""
+    num_cols: int = 20
+    """Terrain-type columns (along y), split by `proportions`."""
+    horizontal_scale_m: float = 0.1
+    """Height-field sample spacing."""
+    vertical_scale_m: float = 0.005
+    """Height quantum: every height is rounded to a multiple of it (IsaacLab's int16 field)."""
+    proportions: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.1, 0.1)
+    """Share of columns per type, in TERRAIN_TYPES order."""
+    stairs_step_height_m: tuple[float, float] = (0.05, 0.23)
+    """Stair rise at difficulty 0 and 1."""
+    stairs_step_width_m: float = 0.3
+    stairs_platform_m: float = 3.0
+    stairs_border_m: float = 1.0
+    boxes_grid_width_m: float = 0.45
+    boxes_grid_height_m: tuple[float, float] = (0.05, 0.2)
+    """Box height bound at difficulty 0 and 1 (heights uniform in +-bound)."""
+    boxes_platform_m: float = 2.0
+    rough_noise_m: tuple[float, float] = (0.02, 0.10)
+    """random_rough height range (difficulty-independent, as in IsaacLab)."""
+    rough_noise_step_m: float = 0.02
+    slope: tuple[float, float] = (0.0, 0.4)
+    """Pyramid slope (rise / run) at difficulty 0 and 1."""
+    slope_platform_m: float = 2.0
+    max_init_level: int = 5
+    """Initial levels are uniform integers in [0, max_init_level]."""
+    curriculum: bool = True
+    """Move envs up / down levels by distance walked (terrain_levels_vel)."""
+
+
+class Terrain:
+    """Generated heights [ny, nx] (world z, MuJoCo hfield row = y) and sub-terrain origins."""
+
+    def __init__(self, cfg: TerrainCfg, rng: np.random.Generator) -> None:
+        self.cfg = cfg
+        h = cfg.horizontal_scale_m
+        self.px_per_tile = round(cfg.size_m / h)
+        self.border_px = round(cfg.border_width_m / h)
+        nx = cfg.num_rows * self.px_per_tile + 2 * self.border_px + 1
+        ny = cfg.num_cols * self.px_per_tile + 2 * self.border_px + 1
+        self.heights_m = np.zeros((ny, nx))
+        self.origins = np.zeros((cfg.num_rows, cfg.num_cols, 3))
+        self.col_types = column_types(cfg.proportions, cfg.num_cols)
+        for row in range(cfg.num_rows):
+            for col in range(cfg.num_cols):
+                difficulty = (row + rng.uniform()) / cfg.num_rows
+                self._place(row, col, self.col_types[col], difficulty, rng)
+        self.heights_m = np.round(self.heights_m / cfg.vertical_scale_m) * cfg.vertical_scale_m
+        for row in range(cfg.num_rows):
+            for col in range(cfg.num_cols):
+                self.origins[row, col] = self._origin(row, col)
+
+    @property
+    def extent_m(self) -> tuple[float, float]:
+        """World size (x, y) covered by the field."""
+        ny, nx = self.heights_m.shape
+        return (nx - 1) * self.cfg.horizontal_scale_m, (ny - 1) * self.cfg.horizontal_scale_m
+
+    def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Ground height at world points (bilinear in each cell), any matching shapes."""
+        h = self.cfg.horizontal_scale_m
+        ny, nx = self.heights_m.shape
+        fx = np.clip(x / h, 0.0, nx - 1.001)
+        fy = np.clip(y / h, 0.0, ny - 1.001)
+        ix, iy = fx.astype(np.int64), fy.astype(np.int64)
+        tx, ty = fx - ix, fy - iy
+        flat = self.heights_m.reshape(-1)
+        i00 = iy * nx + ix
+        z00, z01 = flat[i00], flat[i00 + 1]
+        z10, z11 = flat[i00 + nx], flat[i00 + nx + 1]
+        return (z00 * (1 - tx) + z01 * tx) * (1 - ty) + (z10 * (1 - tx) + z11 * tx) * ty
+
+    def _tile_slice(self, row: int, col: int) -> tuple[slice, slice]:
+        n, b = self.px_per_tile, self.border_px
+        return slice(b + col * n, b + (col + 1) * n + 1), slice(b + row * n, b + (row + 1) * n + 1)
+
+    def _place(
+        self, row: int, col: int, kind: str, difficulty: float, rng: np.random.Generator
+    ) -> None:
+        sy, sx = self._tile_slice(row, col)
+        tile = tile_heights(self.cfg, kind, difficulty, self.px_per_tile + 1, rng)
+        self.heights_m[sy, sx] = tile
+
+    def _origin(self, row: int, col: int) -> np.ndarray:
+        """Centre of a sub-terrain, at the highest ground within 1 m of it (IsaacLab's rule)."""
+        size, b = self.cfg.size_m, self.cfg.border_width_m
+        x, y = b + (row + 0.5) * size, b + (col + 0.5) * size
+        h = self.cfg.horizontal_scale_m
+        i, j = round(y / h), round(x / h)
+        r = round(1.0 / h)
+        z = self.heights_m[i - r : i + r + 1, j - r : j + r + 1].max()
+        return np.array([x, y, z])
+
+
+def column_types(proportions: tuple[float, ...], num_cols: int) -> tuple[str, ...]:
+    """Type of each column: the first whose cumulative proportion exceeds col / num_cols."""
+    if len(proportions) != len(TERRAIN_TYPES):
+        raise ValueError(f"proportions needs {len(TERRAIN_TYPES)} values, one per TERRAIN_TYPES")
+    cum = np.cumsum(np.asarray(proportions) / np.sum(proportions))
+    out = []
+    for col in range(num_cols):
+        k = int(np.searchsorted(cum, col / num_cols + 0.001, side="right"))
+        out.append(TERRAIN_TYPES[min(k, len(TERRAIN_TYPES) - 1)])
+    return tuple(out)
+
+
+def tile_heights(
+    cfg: TerrainCfg, kind: str, difficulty: float, n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Heights [n, n] of one sub-terrain of `kind` at `difficulty` in [0, 1]."""
+    h = cfg.horizontal_scale_m
+    coords = (np.arange(n) - (n - 1) / 2) * h
+    cy, cx = np.meshgrid(coords, coords, indexing="ij")
+    # Chebyshev distance to the tile edge: the "ring" coordinate of every pyramid pattern.
+    edge = cfg.size_m / 2 - np.maximum(np.abs(cx), np.abs(cy))
+    if kind in ("pyramid_stairs", "pyramid_stairs_inv"):
+        rise = _lerp(cfg.stairs_step_height_m, difficulty)
+        span = (cfg.size_m - cfg.stairs_platform_m) / 2 - cfg.stairs_border_m
+        num_steps = max(int(span // cfg.stairs_step_width_m), 1)
+        step = np.floor((edge - cfg.stairs_border_m) / cfg.stairs_step_width_m) + 1
+        z = np.clip(step, 0, num_steps + 1) * rise
+        return -z if kind.endswith("_inv") else z
+    if kind == "boxes":
+        bound = _lerp(cfg.boxes_grid_height_m, difficulty)
+        cells = int(np.ceil(cfg.size_m / cfg.boxes_grid_width_m)) + 1
+        grid = rng.uniform(-bound, bound, size=(cells, cells))
+        idx = np.minimum(
+            ((coords + cfg.size_m / 2) / cfg.boxes_grid_width_m).astype(int), cells - 1
+        )
+        z = grid[np.ix_(idx, idx)]
+        platform = np.maximum(np.abs(cx), np.abs(cy)) <= cfg.boxes_platform_m / 2
+        return np.where(platform, 0.0, z)
+    if kind == "random_rough":
+        lo, hi = cfg.rough_noise_m
+        levels = np.arange(lo, hi + 1e-9, cfg.rough_noise_step_m)
+        return rng.choice(levels, size=(n, n))
+    if kind in ("pyramid_slope", "pyramid_slope_inv"):
+        slope = _lerp(cfg.slope, difficulty)
+        top = cfg.size_m / 2 - cfg.slope_platform_m / 2
+        z = slope * np.clip(edge, 0.0, top)
+        return -z if kind.endswith("_inv") else z
+    raise ValueError(f"unknown terrain type {kind!r}; known: {TERRAIN_TYPES}")
+
+
+def _lerp(bounds: tuple[float, float], t: float) -> float:
+    return bounds[0] + t * (bounds[1] - bounds[0])

@@ -1,0 +1,43 @@
+"""Task registry: name -> (robot, YAML deltas) and `make_env`, the factory every caller uses.
+
+env = make_env("go2_flat", num_envs=64, seed=0, overrides=["domain_rand.friction=[0.5, 1.0]"])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from robots.config import load_config
+from robots.errors import UserError
+from training.tasks.config import TaskCfg
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "tasks"
+# Flat tasks load their rough file first: IsaacLab's flat configs subclass the rough ones.
+TASKS: dict[str, tuple[str, ...]] = {
+    "go2_flat": ("go2_rough.yaml", "go2_flat.yaml"),
+    "go2_rough": ("go2_rough.yaml",),
+    "h1_flat": ("h1_rough.yaml", "h1_flat.yaml"),
+    "h1_rough": ("h1_rough.yaml",),
+}
+
+
+def task_config(task: str, overrides: Iterable[str] = ()) -> TaskCfg:
+    """Resolved config of `task`: defaults <- its YAML deltas <- `--set`-style overrides."""
+    if task not in TASKS:
+        raise UserError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    return load_config(TaskCfg, [CONFIG_DIR / f for f in TASKS[task]], overrides)
+
+
+def make_env(
+    task: str, num_envs: int, seed: int, device: str = "cpu", overrides: Iterable[str] = ()
+):
+    """A VecEnv of `num_envs` environments of `task` on the built-in MuJoCo backend."""
+    from training.tasks.velocity_env import VelocityEnv  # deferred: imports mujoco
+
+    if num_envs < 1:
+        raise UserError(f"num_envs must be at least 1, got {num_envs}")
+    return VelocityEnv(task_config(task, overrides), num_envs, seed, device)
+
+
+__all__ = ["TASKS", "TaskCfg", "make_env", "task_config"]
