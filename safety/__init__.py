@@ -1,0 +1,42 @@
+"""Pure, synchronous, numpy-only safety layers of the deploy daemon (imports robots and numpy).
+
+Every guard returns a `Cause` (or None); trips end in DAMP. `safe_targets` is the one target
+pipeline the command loop runs before anything is published.
+"""
+
+from safety.causes import Cause
+from safety.guards import finite_action, finite_obs, roll_pitch_rad, tilt
+from safety.limits import JointLimits, joint_limits, safe_targets, torque_estimate
+from safety.state_machine import Guards, Mode, chord_pressed, parse_chord, request, trip
+from safety.watchdogs import (
+    MotorHealth,
+    MotorThresholds,
+    PolicyDeadline,
+    StateWatchdog,
+    foreign_publisher,
+    remote_alive,
+)
+
+__all__ = [
+    "Cause",
+    "Guards",
+    "JointLimits",
+    "Mode",
+    "MotorHealth",
+    "MotorThresholds",
+    "PolicyDeadline",
+    "StateWatchdog",
+    "chord_pressed",
+    "finite_action",
+    "finite_obs",
+    "foreign_publisher",
+    "joint_limits",
+    "parse_chord",
+    "remote_alive",
+    "request",
+    "roll_pitch_rad",
+    "safe_targets",
+    "tilt",
+    "torque_estimate",
+    "trip",
+]
