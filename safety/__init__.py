@@ -7,7 +7,7 @@ pipeline the command loop runs before anything is published.
 from safety.causes import Cause
 from safety.guards import finite_action, finite_obs, roll_pitch_rad, tilt
 from safety.limits import JointLimits, joint_limits, safe_targets, torque_estimate
-from safety.state_machine import Guards, Mode, chord_pressed, parse_chord, request, trip
+from safety.state_machine import Guards, Mode, chord_pressed, request, trip
 from safety.watchdogs import (
     MotorHealth,
     MotorThresholds,
@@ -31,7 +31,6 @@ __all__ = [
     "finite_obs",
     "foreign_publisher",
     "joint_limits",
-    "parse_chord",
     "remote_alive",
     "request",
     "roll_pitch_rad",

@@ -81,43 +81,10 @@ _DAMP_ALWAYS = frozenset(
     {Cause.ESTOP, Cause.SIGNAL, Cause.EXCEPTION, Cause.END_OF_RUN, Cause.FOREIGN_PUBLISHER}
 )
 
-# Wireless-remote key bits (robots.md: 16-bit little-endian mask in wireless_remote bytes 2-3).
-KEY_BITS: dict[str, int] = {
-    "R1": 0,
-    "L1": 1,
-    "Start": 2,
-    "Select": 3,
-    "R2": 4,
-    "L2": 5,
-    "F1": 6,
-    "F2": 7,
-    "A": 8,
-    "B": 9,
-    "X": 10,
-    "Y": 11,
-    "Up": 12,
-    "Right": 13,
-    "Down": 14,
-    "Left": 15,
-}
-_BY_LOWER = {k.lower(): k for k in KEY_BITS}
-
-
-def parse_chord(text: str) -> int:
-    """ "L2+B" -> key mask with those bits set. ValueError names unknown keys."""
-    names = [p.strip() for p in text.split("+") if p.strip()]
-    unknown = [n for n in names if n.lower() not in _BY_LOWER]
-    if not names or unknown:
-        raise ValueError(
-            f"e-stop chord {text!r}: unknown keys {unknown}; use names from {list(KEY_BITS)} "
-            "joined by '+'"
-        )
-    mask = 0
-    for name in names:
-        mask |= 1 << KEY_BITS[_BY_LOWER[name.lower()]]
-    return mask
-
 
 def chord_pressed(keys: int, chord_mask: int) -> bool:
-    """True when every key of the chord is held (other keys may be held too)."""
+    """True when every key of the chord is held (other keys may be held too).
+
+    `chord_mask` comes from the remote codec (deploy.io.remote.key_mask), which owns key names.
+    """
     return chord_mask != 0 and keys & chord_mask == chord_mask
