@@ -1,0 +1,127 @@
+"""`genpo-sim --robot go2|h1`: a MuJoCo robot on the Unitree low-level DDS protocol.
+
+Prints one JSON line {"event": "ready", ...} (with the control port) once DDS and the control
+channel are up, and one {"event": "summary", ...} line at exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from deploy.io.channels import SIM_DOMAIN
+from deploy.sim.faults import FaultConfig
+from deploy.sim.model import START_POSES
+from deploy.sim.runner import Sim, SimOptions
+from deploy.sim.video import LiveViewer, VideoRecorder, display_available
+from robots import get_robot
+from robots.contract import TERRAINS
+from robots.errors import UserError
+
+
+def _force(text: str) -> tuple[float, float, float]:
+    parts = [float(p) for p in text.split(",")]
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError("give the force as FX,FY,FZ in newtons, e.g. 0,80,0")
+    return parts[0], parts[1], parts[2]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="genpo-sim", description=__doc__.splitlines()[0])
+    add = p.add_argument
+    add("--robot", required=True, help="robot to simulate: go2 or h1")
+    add("--domain", type=int, default=SIM_DOMAIN, help="DDS domain (default 1: simulation)")
+    add("--iface", default="lo", help="network interface DDS binds to (default lo)")
+    add("--terrain", choices=TERRAINS, default="flat", help="flat plane or rough height field")
+    add("--start", choices=START_POSES, default="standing", help="start pose (default standing)")
+    add("--band", action="store_true", help="hang the robot in an elastic band (H1 bring-up)")
+    add("--no-hold", action="store_true", help="run physics before the first LowCmd arrives "
+        "(default: the robot is held still, as on a stand, until a controller speaks)")  # fmt: skip
+    add("--duration", type=float, default=None, help="stop after this many seconds (default: run)")
+    add("--control-port", type=int, default=0, help="UDP port of the control channel on "
+        "127.0.0.1 (default 0: any free port, printed in the ready line)")  # fmt: skip
+    add("--video", type=Path, default=None, help="record an mp4 offscreen (needs GL and ffmpeg)")
+    add("--headless", action="store_true", help="no live viewer even when a display exists")
+    add("--latency-ms", type=float, default=0.0, help="added LowState latency (default 0)")
+    add("--jitter-ms", type=float, default=0.0, help="uniform +- jitter on that latency")
+    add("--drop-rate", type=float, default=0.0, help="fraction of LowState messages dropped")
+    add(
+        "--freeze-after-s",
+        type=float,
+        default=None,
+        help="LowState stops changing after this run time (s)",
+    )
+    add("--bad-crc-rate", type=float, default=0.0, help="fraction of LowState with a bad CRC")
+    add("--push-at-s", type=float, default=None, help="sim time of a scheduled push on the base")
+    add("--push-force-n", type=_force, default=(0.0, 80.0, 0.0), help="push force FX,FY,FZ (N)")
+    add("--push-duration-s", type=float, default=0.1, help="how long the push lasts (default 0.1)")
+    add("--seed", type=int, default=0, help="seed for terrain and fault randomness")
+    return p
+
+
+def _options(args: argparse.Namespace) -> SimOptions:
+    try:
+        faults = FaultConfig(
+            latency_ms=args.latency_ms,
+            jitter_ms=args.jitter_ms,
+            drop_rate=args.drop_rate,
+            freeze_after_s=args.freeze_after_s,
+            bad_crc_rate=args.bad_crc_rate,
+            seed=args.seed,
+        )
+    except ValueError as exc:
+        raise UserError(f"bad fault option: {exc}") from None
+    return SimOptions(
+        robot=get_robot(args.robot),
+        domain=args.domain,
+        iface=args.iface,
+        terrain=args.terrain,
+        start=args.start,
+        band=args.band,
+        hold_until_cmd=not args.no_hold,
+        control_port=args.control_port,
+        faults=faults,
+        push_at_s=args.push_at_s,
+        push_force_n=args.push_force_n,
+        push_duration_s=args.push_duration_s,
+        seed=args.seed,
+    )
+
+
+def _emit(event: str, **fields: object) -> None:
+    print(json.dumps({"event": event, **fields}), flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    sim = Sim(_options(args))
+    hooks = []
+    if args.video is not None:
+        hooks.append(VideoRecorder(sim.sim.model, args.video))
+    if not args.headless and display_available():
+        hooks.append(LiveViewer(sim.sim.model, sim.sim.data))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sim.stop())
+    _emit("ready", robot=args.robot, domain=args.domain, iface=args.iface,
+          control_port=sim.control.port, dt_s=sim.sim.dt_s)  # fmt: skip
+    try:
+        summary = sim.run(args.duration, hooks)
+    finally:
+        for hook in hooks:
+            hook.close()
+    _emit("summary", **summary, cmd_bad_crc=sim.intake.bad_crc)
+    if summary["real_time_factor"] < 0.95:
+        print(f"genpo-sim could not keep up: ran at {summary['real_time_factor']:.2f}x real "
+              f"time ({summary['late_steps']} ticks over 50 ms late)", file=sys.stderr)  # fmt: skip
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run(args)
+    except UserError as exc:
+        print(f"genpo-sim: {exc}", file=sys.stderr)
+        return 2

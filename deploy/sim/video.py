@@ -1,0 +1,78 @@
+"""Offscreen video (--video out.mp4) and the live viewer; both optional and lazy.
+
+Rendering needs an OpenGL backend (MUJOCO_GL=egl or osmesa on a headless machine) and encoding
+needs the `ffmpeg` program; a missing piece is a UserError naming it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import mujoco
+
+from robots.errors import UserError
+
+FPS = 30
+WIDTH, HEIGHT = 640, 480
+
+
+class VideoRecorder:
+    """Renders the scene every 1/FPS s of sim time and pipes raw frames into ffmpeg."""
+
+    def __init__(self, model: mujoco.MjModel, path: Path) -> None:
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise UserError("--video needs the ffmpeg program on PATH (apt-get install ffmpeg)")
+        try:
+            self._renderer = mujoco.Renderer(model, HEIGHT, WIDTH)
+        except Exception as exc:  # GL context creation fails in many backend-specific ways
+            raise UserError(
+                f"--video needs an OpenGL backend and none works here ({exc}); set MUJOCO_GL=egl "
+                f"(GPU) or MUJOCO_GL=osmesa (CPU, needs libosmesa)"
+            ) from None
+        self._proc = subprocess.Popen(
+            [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+            + ["-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-", "-pix_fmt", "yuv420p"]
+            + [str(path)],
+            stdin=subprocess.PIPE,
+        )
+        self._next_s = 0.0
+
+    def on_tick(self, data: mujoco.MjData) -> None:
+        if data.time < self._next_s:
+            return
+        self._next_s += 1.0 / FPS
+        self._renderer.update_scene(data)
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(self._renderer.render().tobytes())
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        self._proc.wait(timeout=30)
+
+
+def display_available() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+class LiveViewer:
+    """MuJoCo's passive viewer, synced at ~60 Hz of wall time."""
+
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
+        import mujoco.viewer  # deferred: pulls in GLFW
+
+        self._handle = mujoco.viewer.launch_passive(model, data)
+        self._every = 8  # ticks between syncs: 500 Hz / 8 ~ 60 Hz
+        self._count = 0
+
+    def on_tick(self, data: mujoco.MjData) -> None:
+        self._count += 1
+        if self._count % self._every == 0 and self._handle.is_running():
+            self._handle.sync()
+
+    def close(self) -> None:
+        self._handle.close()
