@@ -121,6 +121,10 @@ class RolloutStorage:
 
     def mini_batches(self, num_mini_batches: int, num_epochs: int) -> Iterator[Batch]:
         """Yield num_epochs x num_mini_batches shuffled minibatches of the whole rollout."""
+        if self.step != self.num_steps_per_env:
+            raise RuntimeError(
+                f"rollout holds {self.step} of {self.num_steps_per_env} steps; fill it first"
+            )
         total = self.num_envs * self.num_steps_per_env
         size = total // num_mini_batches
         flat = {

@@ -16,16 +16,12 @@ OBS, ACT = 7, 12
 
 def _flow(dtype: torch.dtype, gain: float = 1.0, **kw: object) -> FlowPolicy:
     # gain 1.0: a velocity field far from zero, so the tests exercise the network.
-    cfg = FlowPolicyCfg(
-        hidden_dims=(32, 32), time_hidden_dims=(16,), velocity_out_gain=gain, **kw
-    )
+    cfg = FlowPolicyCfg(hidden_dims=(32, 32), time_hidden_dims=(16,), velocity_out_gain=gain, **kw)
     torch.manual_seed(0)
     return FlowPolicy(OBS, ACT, cfg).to(dtype)
 
 
-@pytest.mark.parametrize(
-    ("dtype", "tol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)]
-)
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float64, 1e-10), (torch.float32, 1e-5)])
 def test_inverse_recovers_latent(dtype: torch.dtype, tol: float) -> None:
     policy = _flow(dtype, mix_p=0.9)
     obs = torch.randn(256, OBS, dtype=dtype)
@@ -39,9 +35,7 @@ def test_inverse_recovers_latent(dtype: torch.dtype, tol: float) -> None:
 
 def test_log_prob_matches_brute_force_change_of_variables() -> None:
     d = 3
-    cfg = FlowPolicyCfg(
-        hidden_dims=(16,), time_hidden_dims=(8,), velocity_out_gain=1.0, mix_p=0.8
-    )
+    cfg = FlowPolicyCfg(hidden_dims=(16,), time_hidden_dims=(8,), velocity_out_gain=1.0, mix_p=0.8)
     torch.manual_seed(1)
     policy = FlowPolicy(5, d, cfg).double()
     obs = torch.randn(4, 5, dtype=torch.float64)
@@ -55,10 +49,7 @@ def test_log_prob_matches_brute_force_change_of_variables() -> None:
         )
         log_normal = torch.distributions.Normal(0.0, 1.0).log_prob(z[b]).sum()
         brute = log_normal - torch.linalg.slogdet(jac).logabsdet
-        assert (
-            abs(policy.log_prob(obs[b : b + 1], dummy[b : b + 1]).item() - brute.item())
-            <= 1e-6
-        )
+        assert abs(policy.log_prob(obs[b : b + 1], dummy[b : b + 1]).item() - brute.item()) <= 1e-6
         assert abs(log_prob_sample[b].item() - brute.item()) <= 1e-6
 
 
@@ -95,9 +86,7 @@ def test_act_without_noise_is_the_zero_latent() -> None:
 def test_init_action_std_is_near_071() -> None:
     """At init v ~ 0 so the executed action is a fixed linear map of z (genpo.md: std ~ 0.71)."""
     torch.manual_seed(0)
-    policy = FlowPolicy(
-        OBS, ACT, FlowPolicyCfg(hidden_dims=(32,), time_hidden_dims=(16,))
-    )
+    policy = FlowPolicy(OBS, ACT, FlowPolicyCfg(hidden_dims=(32,), time_hidden_dims=(16,)))
     with torch.no_grad():
         a = policy.executed_action(policy.sample(torch.randn(20000, OBS))[0])
     assert a.std(0).min() > 0.66 and a.std(0).max() < 0.76
@@ -105,9 +94,7 @@ def test_init_action_std_is_near_071() -> None:
 
 def test_gaussian_log_prob_and_entropy_match_torch() -> None:
     torch.manual_seed(0)
-    policy = GaussianPolicy(
-        OBS, 3, GaussianPolicyCfg(hidden_dims=(16,), init_noise_std=0.7)
-    )
+    policy = GaussianPolicy(OBS, 3, GaussianPolicyCfg(hidden_dims=(16,), init_noise_std=0.7))
     obs = torch.randn(6, OBS)
     with torch.no_grad():
         actions, log_prob = policy.sample(obs)
