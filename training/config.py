@@ -89,6 +89,8 @@ class PPOCfg:
     """nu: weight of E||x_N - y_N|| on fresh differentiable samples (flow only)."""
     compression_fraction: float = 0.25
     """Fraction of each minibatch's observations that get fresh compression samples."""
+    compile: bool = False
+    """Run the loss (policy, inverse, critic) through torch.compile (needs a C++ compiler)."""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,8 @@ class PPO:
         self.learning_rate = cfg.learning_rate
         self.params = [*policy.parameters(), *critic.parameters()]
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.learning_rate)
+        if cfg.compile:
+            self._loss = torch.compile(self._loss)
         self.storage: RolloutStorage | None = None
         self._pending: tuple[torch.Tensor, ...] | None = None
 
@@ -111,15 +113,24 @@ class PPO:
         return out
 
     def _update_minibatch(self, batch: Batch) -> dict[str, float]:
+        """One optimizer step; the LR adapts to this minibatch's KL before the step (rsl_rl)."""
+        loss, stats = self._loss(batch)
+        stats["kl_k1"] = distributed.all_reduce_mean(stats["kl_k1"])
+        if self.cfg.schedule == "adaptive":
+            self._adapt_learning_rate(stats["kl_k1"].item())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        distributed.all_reduce_gradients(self.params)
+        stats["grad_norm"] = nn.utils.clip_grad_norm_(self.params, self.cfg.max_grad_norm)
+        self.optimizer.step()
+        return {k: v.item() for k, v in stats.items()}
+
+    def _loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Total loss and detached statistics (the part `compile` hands to torch.compile)."""
         cfg = self.cfg
         log_probs = self.policy.log_prob(batch.obs, batch.actions)
         log_ratio = log_probs - batch.old_log_probs
         ratio = log_ratio.exp()
-        kl_k1 = distributed.all_reduce_mean(-log_ratio.detach().mean())
-        kl_k3 = ((ratio - 1) - log_ratio).detach().mean()
-        if cfg.schedule == "adaptive":
-            self._adapt_learning_rate(kl_k1.item())
-
         surrogate = torch.max(
             -batch.advantages * ratio,
             -batch.advantages * ratio.clamp(1 - cfg.clip_param, 1 + cfg.clip_param),
@@ -128,24 +139,17 @@ class PPO:
         entropy = self._entropy_estimate(batch, log_probs)
         loss = surrogate + cfg.value_loss_coef * value_loss - cfg.entropy_coef * entropy
         stats = {
-            "surrogate": surrogate.item(),
-            "value_loss": value_loss.item(),
-            "entropy": entropy.item(),
-            "kl_k1": kl_k1.item(),
-            "kl_k3": kl_k3.item(),
-            "ratio_max_dev": (ratio.detach() - 1).abs().max().item(),
+            "surrogate": surrogate,
+            "value_loss": value_loss,
+            "entropy": entropy,
+            "kl_k1": -log_ratio.mean(),
+            "kl_k3": ((ratio - 1) - log_ratio).mean(),
+            "ratio_max_dev": (ratio - 1).abs().max(),
         }
         if self.is_flow and cfg.compression_coef > 0 and cfg.compression_fraction > 0:
-            compression = self._compression_loss(batch.obs)
-            loss = loss + cfg.compression_coef * compression
-            stats["compression"] = compression.item()
-
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        distributed.all_reduce_gradients(self.params)
-        stats["grad_norm"] = nn.utils.clip_grad_norm_(self.params, cfg.max_grad_norm).item()
-        self.optimizer.step()
-        return stats
+            stats["compression"] = self._compression_loss(batch.obs)
+            loss = loss + cfg.compression_coef * stats["compression"]
+        return loss, {k: v.detach() for k, v in stats.items()}
 
     def _value_loss(self, batch: Batch) -> torch.Tensor:
         values = self.critic(batch.critic_obs)
