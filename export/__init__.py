@@ -1,0 +1,6 @@
+"""Checkpoint -> self-describing fixed-step ONNX (and TensorRT) policy artifacts."""
+
+from export.exporter import ExportOptions, ExportResult, export_checkpoint, export_policy
+from export.from_onnx import import_onnx
+
+__all__ = ["ExportOptions", "ExportResult", "export_checkpoint", "export_policy", "import_onnx"]
