@@ -34,6 +34,7 @@ class MujocoBackend:
         self._control = np.zeros((num_envs, decimation, self.model.nu))
         self._record = {"sensordata": np.zeros((num_envs, decimation, self.model.nsensordata))}
         self.failed = np.zeros(num_envs, dtype=bool)
+        self._warnings = self._warning_counts()
 
     # ----- stepping --------------------------------------------------------------------------
 
@@ -48,8 +49,10 @@ class MujocoBackend:
         except mujoco.batch.SimulationError as exc:
             # The failed simulations kept their previous state; the task resets them.
             self.failed[exc.ids] = True
-        # A simulation whose warning counters rise stops stepping inside the rollout.
-        self.failed |= self.batch.status != 0
+        # A simulation whose warning counters rise (e.g. unstable qacc) stops stepping.
+        warnings = self._warning_counts()
+        self.failed |= (self.batch.status != 0) | (warnings > self._warnings)
+        self._warnings = warnings
         self.failed |= ~np.isfinite(self.qvel).all(axis=1)
 
     def reset(self, ids: np.ndarray, qpos: np.ndarray, qvel: np.ndarray) -> None:
@@ -60,6 +63,10 @@ class MujocoBackend:
         self.batch.reset(ids, stage=mujoco.mjtStage.mjSTAGE_NONE)
         self.qpos[ids] = qpos
         self.qvel[ids] = qvel
+        self._warnings[ids] = self._warning_counts()[ids]
+
+    def _warning_counts(self) -> np.ndarray:
+        return self.batch.warning[:, :, 1].sum(axis=1)
 
     # ----- reads (policy joint order) --------------------------------------------------------
 

@@ -113,7 +113,7 @@ class VelocityEnv(VecEnv):
         all_ids = np.arange(self.num_envs)
         self._reset_envs(all_ids, curriculum=False)
         self.commands.update(self._yaw())
-        self._obs_dict = self._observe()
+        self._obs_dict = self.compute_observations()
         return self._obs_dict
 
     def step(
@@ -137,7 +137,7 @@ class VelocityEnv(VecEnv):
         self._reset_envs(ids, curriculum=True)
         self.commands.step(self.control_dt, self._yaw())
         self._push()
-        self._obs_dict = self._observe()
+        self._obs_dict = self.compute_observations()
         extras = {"time_outs": self._tensor(time_outs), "episode": episode}
         return self._obs_dict, self._tensor(reward, torch.float32), self._tensor(dones), extras
 
@@ -152,10 +152,7 @@ class VelocityEnv(VecEnv):
             )
         self.target_history = np.roll(self.target_history, 1, axis=0)
         self.target_history[0] = targets
-        # The target sent at physics step 0 becomes active `latency` physics steps later:
-        # physics step s of this policy step still sees the one from ceil((latency - s) / dec) ago.
-        s = np.arange(self.decimation)
-        lag = np.maximum(-((s[None] - self.action_latency[:, None]) // self.decimation), 0)
+        lag = physics_step_lags(self.action_latency, self.decimation)
         return self.target_history[lag, np.arange(self.num_envs)[:, None]]
 
     def _step_state(self, foot_forces: np.ndarray, terminated: np.ndarray) -> rw.StepState:
@@ -270,7 +267,8 @@ class VelocityEnv(VecEnv):
         x, y = scan_points(pos, yaw)
         return pos[:, 2:3] - self.terrain.height_at(x, y) - SCAN_OFFSET_M
 
-    def _observe(self) -> dict[str, torch.Tensor]:
+    def compute_observations(self) -> dict[str, torch.Tensor]:
+        """Observations of the current state (also what get_observations returns next)."""
         values = self._obs_values()
         return {
             "policy": self._tensor(self.obs.actor(values), torch.float32),
@@ -280,3 +278,13 @@ class VelocityEnv(VecEnv):
     def _tensor(self, x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
         t = torch.from_numpy(np.ascontiguousarray(x))
         return t.to(device=self.device, dtype=dtype or t.dtype)
+
+
+def physics_step_lags(latency: np.ndarray, decimation: int) -> np.ndarray:
+    """[N, decimation] age in policy steps of the target each physics step applies.
+
+    A target sent at physics step 0 becomes active `latency` physics steps later, so physics
+    step s still applies the one sent ceil((latency - s) / decimation) policy steps ago.
+    """
+    s = np.arange(decimation)
+    return np.maximum(-((s[None] - latency[:, None]) // decimation), 0)

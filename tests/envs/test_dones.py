@@ -1,0 +1,52 @@
+"""Terminated envs reset alone, mid-batch; time_outs mark only the episode-length limit."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from training.tasks import make_env
+
+
+def test_terminated_env_resets_while_others_continue() -> None:
+    env = make_env("go2_flat", num_envs=3, seed=0, overrides=("observations.noise=false",))
+    zeros = torch.zeros(3, env.num_actions)
+    for _ in range(10):
+        env.step(zeros)
+    kept_pos = env.backend.qpos[1:, :3].copy()
+    # Lay env 0 on its back: lasting base contact ends its episode.
+    env.backend.qpos[0, 2:7] = [0.05, 0.0, 1.0, 0.0, 0.0]
+    _, _, dones, extras = env.step(zeros)
+    assert dones.tolist() == [True, False, False]
+    assert extras["time_outs"].tolist() == [False, False, False]
+    assert extras["episode"]["termination_base_contact"] == 1.0
+    assert env.episode_length_buf.tolist() == [0, 11, 11]
+    # Env 0 was re-spawned at the init height; the others kept walking from where they were.
+    assert env.backend.qpos[0, 2] == env.robot.init_base_height_m
+    assert np.allclose(env.backend.qpos[1:, :3], kept_pos, atol=0.02)
+
+
+def test_time_out_flags_only_the_time_limit() -> None:
+    overrides = ("sim.episode_length_s=0.1", "observations.noise=false")
+    env = make_env("go2_flat", num_envs=2, seed=0, overrides=overrides)
+    assert env.max_episode_length == 5
+    zeros = torch.zeros(2, env.num_actions)
+    flags = [env.step(zeros) for _ in range(5)]
+    for _, _, dones, extras in flags[:4]:
+        assert not dones.any() and not extras["time_outs"].any()
+    _, _, dones, extras = flags[4]
+    assert dones.all() and extras["time_outs"].all()
+    assert "rew_track_lin_vel_xy_exp" in extras["episode"]
+    assert extras["episode"]["termination_base_contact"] == 0.0
+    assert env.episode_length_buf.tolist() == [0, 0]
+
+
+def test_time_out_is_not_set_for_a_termination_on_the_last_step() -> None:
+    overrides = ("sim.episode_length_s=0.04", "observations.noise=false")
+    env = make_env("go2_flat", num_envs=2, seed=0, overrides=overrides)
+    zeros = torch.zeros(2, env.num_actions)
+    env.step(zeros)
+    env.backend.qpos[1, 2:7] = [0.05, 0.0, 1.0, 0.0, 0.0]
+    _, _, dones, extras = env.step(zeros)
+    assert dones.all()
+    assert extras["time_outs"].tolist() == [True, False]
