@@ -1,0 +1,1 @@
+"""Benchmarks run through `python -m deploy.bench <name>` (registry in deploy/bench.py)."""
