@@ -9,6 +9,8 @@ the name-based maps of `CompiledModel` translate to MuJoCo's qpos / qvel / actua
 
 from __future__ import annotations
 
+import time
+
 import mujoco
 import numpy as np
 from mujoco.batch import Batch
@@ -35,6 +37,7 @@ class MujocoBackend:
         self._record = {"sensordata": np.zeros((num_envs, decimation, self.model.nsensordata))}
         self.failed = np.zeros(num_envs, dtype=bool)
         self._warnings = self._warning_counts()
+        self.physics_time_s = 0.0  # wall time inside MuJoCo's rollout (benchmarks read it)
 
     # ----- stepping --------------------------------------------------------------------------
 
@@ -42,6 +45,7 @@ class MujocoBackend:
         """Run one policy step. targets [N, decimation, J]: joint targets of each physics step."""
         self._control[:, :, self.compiled.actuator_ids] = targets
         self.failed[:] = False
+        start = time.perf_counter()
         try:
             self.batch.rollout(
                 self.decimation, control=self._control, record=("sensordata",), out=self._record
@@ -49,6 +53,7 @@ class MujocoBackend:
         except mujoco.batch.SimulationError as exc:
             # The failed simulations kept their previous state; the task resets them.
             self.failed[exc.ids] = True
+        self.physics_time_s += time.perf_counter() - start
         # A simulation whose warning counters rise (e.g. unstable qacc) stops stepping.
         warnings = self._warning_counts()
         self.failed |= (self.batch.status != 0) | (warnings > self._warnings)

@@ -5,7 +5,8 @@
 Both arms use the task's compiled model, `num_envs` simulations, the same thread count, and
 `decimation` physics steps per env step, driven by the same random joint targets. The raw arm is
 `Batch.step` with ctrl written from numpy: the simulator's own limit, with no task logic,
-observations, rewards or resets. Blocks alternate and the median rate of each arm is reported.
+observations, rewards or resets. Blocks alternate and the median rate of each arm is reported,
+with the share of the task's wall time spent inside MuJoCo (robust to load from other users).
 """
 
 from __future__ import annotations
@@ -45,11 +46,16 @@ def run(args: argparse.Namespace) -> dict:
     targets = env.default_q + env.action_scale * actions.double().numpy()
     targets = targets[:, :, np.argsort(env.backend.compiled.actuator_ids)]
 
+    physics_share = []
+
     def env_block() -> float:
+        physics_before = env.backend.physics_time_s
         start = time.perf_counter()
         for a in actions:
             env.step(a)
-        return args.steps * args.num_envs / (time.perf_counter() - start)
+        elapsed = time.perf_counter() - start
+        physics_share.append((env.backend.physics_time_s - physics_before) / elapsed)
+        return args.steps * args.num_envs / elapsed
 
     def raw_block() -> float:
         # Start from the task's current states, so both arms simulate the same situations.
@@ -77,6 +83,9 @@ def run(args: argparse.Namespace) -> dict:
         "raw_env_steps_per_s": round(raw_rate, 1),
         "raw_physics_steps_per_s": round(raw_rate * env.decimation, 1),
         "ratio": round(env_rate / raw_rate, 3),
+        # Share of the task's wall time spent inside MuJoCo: the ratio with the machine's load
+        # and the simulated states factored out (1 - share = cost of task logic).
+        "physics_share": round(float(np.median(physics_share[1:])), 3),
         "cpu": _cpu_model(),
     }
 
@@ -94,6 +103,7 @@ def print_result(result: dict) -> None:
         f"ratio task / raw: {result['ratio']:.3f} ({result['task']}, {result['num_envs']} envs, "
         f"{result['threads']} threads, {result['cpu']})"
     )
+    print(f"share of task time inside MuJoCo: {result['physics_share']:.3f}")
     print(json.dumps(result))
 
 
@@ -108,12 +118,15 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m training.bench env", description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m training.bench env",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_arguments(parser)
     print_result(run(parser.parse_args(argv)))
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()
