@@ -1,0 +1,131 @@
+"""Policy runtimes behind one small interface: `infer(obs) -> action` at batch 1, no allocation.
+
+ONNX Runtime (CPU, one intra-op and one inter-op thread, inputs and outputs bound once to
+preallocated arrays). A TensorRT runtime would implement the same Protocol; it is not written
+yet (see load_runtime).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import onnxruntime as ort
+
+from robots.artifact import ARTIFACT_KEY
+from robots.errors import UserError
+
+
+class PolicyRuntime(Protocol):
+    """What the policy loop needs from a runtime."""
+
+    name: str
+    obs: np.ndarray  # [obs_dim] float32, written by the observation builder in place
+    action: np.ndarray  # [action_dim] float32, valid after infer()
+
+    def infer(self) -> np.ndarray:
+        """Run the policy on `self.obs`; returns `self.action` (the same array every call)."""
+        ...
+
+    def run_batch(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        """[n, obs] -> [n, action] through the same path as infer(), row by row."""
+        ...
+
+
+class OrtPolicy:
+    """ONNX Runtime at batch 1 with I/O binding to preallocated float32 buffers.
+
+    A noise input (GenPO artifacts exported with `--noise input`) is fed zeros: the deployed
+    action is the deterministic zero-latent flow, as the zero-noise export bakes in.
+    """
+
+    name = "onnxruntime"
+
+    def __init__(self, path: str | Path) -> None:
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # ORT raises its own exception types for a bad file
+            raise UserError(f"cannot load policy {path}: {exc}") from None
+        inputs = self.session.get_inputs()
+        output = self.session.get_outputs()[0]
+        self.obs = np.zeros(_width(inputs[0].shape, inputs[0].name), dtype=np.float32)[None]
+        self.noise = (
+            np.zeros(_width(inputs[1].shape, inputs[1].name), dtype=np.float32)[None]
+            if len(inputs) > 1
+            else None
+        )
+        self.action = np.zeros(_width(output.shape, output.name), dtype=np.float32)[None]
+        self._binding = self.session.io_binding()
+        self._bind(inputs[0].name, self.obs)
+        if self.noise is not None:
+            self._bind(inputs[1].name, self.noise)
+        self._binding.bind_output(
+            output.name, "cpu", 0, np.float32, self.action.shape, self.action.ctypes.data
+        )
+        self._input_names = [i.name for i in inputs]
+        self._output_name = output.name
+        self.obs = self.obs[0]  # views: the builder writes obs in place, the binding sees it
+        self.action = self.action[0]
+
+    def _bind(self, name: str, array: np.ndarray) -> None:
+        self._binding.bind_input(name, "cpu", 0, np.float32, array.shape, array.ctypes.data)
+
+    def metadata(self) -> str | None:
+        """The artifact JSON stored in the ONNX metadata, or None."""
+        return self.session.get_modelmeta().custom_metadata_map.get(ARTIFACT_KEY)
+
+    def infer(self) -> np.ndarray:
+        self.session.run_with_iobinding(self._binding)
+        return self.action
+
+    def run_batch(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty((len(obs), self.action.shape[0]), dtype=np.float32)
+        for i, row in enumerate(np.asarray(obs, dtype=np.float32)):
+            self.obs[:] = row
+            if self.noise is not None:
+                self.noise[0] = 0.0 if noise is None else noise[i]
+            out[i] = self.infer()
+        if self.noise is not None:
+            self.noise[0] = 0.0
+        return out
+
+
+def _width(shape: list, name: str) -> int:
+    last = shape[-1] if shape else None
+    if not isinstance(last, int) or last <= 0:
+        raise UserError(f"policy tensor {name!r} has no fixed width (shape {shape})")
+    return last
+
+
+def load_runtime(path: str | Path, log: Callable[[str], None] = print) -> PolicyRuntime:
+    """The ONNX Runtime policy for `path`.
+
+    A TensorRT engine next to it (<stem>.engine) is reported but not used: the TensorRT runtime
+    is not implemented yet, and ONNX Runtime meets the latency budget on the CPUs measured.
+    """
+    path = Path(path)
+    if path.with_suffix(".engine").is_file():
+        log(
+            f"{path.with_suffix('.engine')} found; TensorRT is not wired in yet: using ONNX Runtime"
+        )
+    return OrtPolicy(path)
+
+
+def time_inference(runtime: PolicyRuntime, calls: int, warmup: int = 50) -> np.ndarray:
+    """Latency of `calls` infer() calls after `warmup`, in microseconds: [calls]."""
+    for _ in range(warmup):
+        runtime.infer()
+    out = np.empty(calls)
+    for i in range(calls):
+        t0 = time.perf_counter_ns()
+        runtime.infer()
+        out[i] = (time.perf_counter_ns() - t0) * 1e-3
+    return out

@@ -1,0 +1,114 @@
+"""Flight recorder: every tick of the daemon in one MCAP file (JSON messages, Foxglove-readable).
+
+Topics:
+    /deploy/header   once: artifact path and SHA-256, robot, resolved config, command source
+    /deploy/policy   every policy tick: LowState fields used, command, obs, action, timings
+    /deploy/command  every command tick: mode, targets sent (or damping), limit flags
+    /deploy/event    safety trips and limits as they happen, state transitions, notes
+
+The loops only append (time, topic, dict of plain floats) to a list; a writer thread encodes and
+writes it every `flush_s`, so a crash loses at most about that much and the loops never touch the
+file. Size is bounded: past `max_bytes` the recorder stops with one message (the run goes on).
+Float32 arrays are stored as Python floats, which JSON round-trips exactly, so replay is
+bit-exact.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mcap.writer import CompressionType, Writer
+
+TOPICS = ("/deploy/header", "/deploy/policy", "/deploy/command", "/deploy/event")
+_SCHEMA = json.dumps({"type": "object"}).encode()
+
+
+class FlightRecorder:
+    """MCAP writer fed by the loops through `record()`; `close()` flushes and finishes the file."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        max_bytes: int,
+        flush_s: float,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # noqa: SIM115  (closed in close())
+        self._writer = Writer(self._file, chunk_size=64 * 1024, compression=CompressionType.NONE)
+        self._writer.start(profile="", library="genpo-deploy")
+        schema = self._writer.register_schema("genpo.deploy.Record", "jsonschema", _SCHEMA)
+        self._channels = {t: self._writer.register_channel(t, "json", schema) for t in TOPICS}
+        self._pending: list[tuple[int, str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        self._max_bytes = max_bytes
+        self._flush_s = flush_s
+        self._log = log
+        self._bytes = 0
+        self.full = False
+        self.written = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
+        self._thread.start()
+
+    def record(self, t_ns: int, topic: str, payload: dict[str, Any]) -> None:
+        """Queue one message (payload: plain Python values only). Cheap; safe from any thread."""
+        if not self.full:
+            self._pending.append((t_ns, topic, payload))  # list.append is atomic under the GIL
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._flush_s):
+            self._drain()
+
+    def _drain(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+            for t_ns, topic, payload in batch:
+                if self.full:
+                    break
+                data = json.dumps(payload, separators=(",", ":")).encode()
+                self._bytes += len(data) + 64  # message record overhead, roughly
+                if self._bytes > self._max_bytes:
+                    self.full = True
+                    self._log(
+                        f"flight recorder: {self.path} reached {self._max_bytes} bytes; "
+                        "recording stopped (raise recorder.max_bytes to keep more)"
+                    )
+                    break
+                self._writer.add_message(self._channels[topic], t_ns, data, t_ns)
+                self.written += 1
+            self._writer.flush()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5.0)
+        self._drain()
+        with self._lock:
+            self._writer.finish()
+            self._file.close()
+
+
+def read_log(path: str | Path) -> list[tuple[str, int, dict[str, Any]]]:
+    """(topic, log_time_ns, payload) of every message, in file order; a log cut short by a crash
+    is read up to the last complete chunk."""
+    from mcap.exceptions import McapError
+    from mcap.stream_reader import StreamReader
+
+    out: list[tuple[str, int, dict[str, Any]]] = []
+    channels: dict[int, str] = {}
+    with open(path, "rb") as f:
+        try:
+            for rec in StreamReader(f, skip_magic=False).records:
+                kind = type(rec).__name__
+                if kind == "Channel":
+                    channels[rec.id] = rec.topic
+                elif kind == "Message":
+                    out.append((channels[rec.channel_id], rec.log_time, json.loads(rec.data)))
+        except (McapError, EOFError, ValueError):
+            pass  # truncated tail: keep what was complete
+    return out

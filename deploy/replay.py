@@ -1,0 +1,74 @@
+"""`genpo-replay LOG`: run a flight-recorder log back through its policy, check actions bit for bit.
+
+Prints one JSON line {"policy_ticks", "matched", "mismatched", "first_mismatch", "max_abs_diff",
+"artifact_sha256_ok"} and exits 0 when every action matches exactly, 1 when any differs, 2 on a
+user error (missing log or policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from deploy.policy import OrtPolicy
+from deploy.preflight import sha256_of
+from deploy.recorder import read_log
+from robots.errors import UserError
+
+
+def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
+    """Re-run every recorded policy tick; returns the comparison summary."""
+    if not log_path.is_file():
+        raise UserError(f"log {log_path} does not exist")
+    messages = read_log(log_path)
+    header = next((p for t, _, p in messages if t == "/deploy/header"), None)
+    if header is None:
+        raise UserError(f"{log_path} has no /deploy/header record; is it a genpo-deploy log?")
+    path = Path(policy_path or header["policy_path"])
+    if not path.is_file():
+        raise UserError(f"policy {path} from the log is gone; pass --policy PATH")
+    runtime = OrtPolicy(path)
+    ticks = [p for t, _, p in messages if t == "/deploy/policy"]
+    mismatched, first, worst = 0, None, 0.0
+    for i, tick in enumerate(ticks):
+        runtime.obs[:] = np.asarray(tick["obs"], dtype=np.float32)
+        got = runtime.infer()
+        want = np.asarray(tick["action"], dtype=np.float32)
+        if got.tobytes() != want.tobytes():
+            mismatched += 1
+            first = i if first is None else first
+            with np.errstate(invalid="ignore"):
+                worst = max(worst, float(np.nan_to_num(np.max(np.abs(got - want)), nan=np.inf)))
+    return {
+        "policy_ticks": len(ticks),
+        "matched": len(ticks) - mismatched,
+        "mismatched": mismatched,
+        "first_mismatch": first,
+        "max_abs_diff": worst,
+        "artifact_sha256_ok": sha256_of(path) == header.get("artifact_sha256"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="genpo-replay", description=__doc__.splitlines()[0])
+    p.add_argument("log", type=Path, help="an MCAP log written by genpo-deploy --log DIR")
+    p.add_argument(
+        "--policy", type=Path, default=None, help="policy to replay (default: the log's)"
+    )
+    args = p.parse_args(argv)
+    try:
+        result = replay(args.log, args.policy)
+    except UserError as exc:
+        print(f"genpo-replay: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result), flush=True)
+    return 0 if result["mismatched"] == 0 and result["policy_ticks"] > 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

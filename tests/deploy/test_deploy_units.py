@@ -1,0 +1,201 @@
+"""Daemon pieces without DDS: observation, commands, stand/blend, runtime, recorder + replay,
+start-up refusals, config."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+from deploy.commands import StickCommand, fixed_command
+from deploy.config import DeployCfg, load_deploy_cfg
+from deploy.metrics import Samples
+from deploy.motion import StandTrajectory, blend
+from deploy.observation import ObservationBuilder, projected_gravity
+from deploy.policy import OrtPolicy
+from deploy.preflight import default_policy_path, load_policy
+from deploy.recorder import FlightRecorder, read_log
+from deploy.replay import replay
+from robots import GO2, H1
+from robots.artifact import ARTIFACT_KEY
+from robots.contract import make_contract
+from robots.errors import UserError
+
+
+def test_observation_follows_contract_order_offsets_clip_and_scale():
+    contract = make_contract(GO2, "flat")
+    b = ObservationBuilder(contract)
+    q = np.array(contract.action.offset) + 0.1
+    dq = np.full(12, 200.0)  # beyond the 100 clip
+    last = np.arange(12, dtype=np.float32)
+    out = np.zeros(contract.obs_dim, dtype=np.float32)
+    b.build(np.array([1.0, 0, 0, 0]), np.array([0.1, 0.2, 0.3]), np.array([0.5, 0, -0.2]),
+            q, dq, last, out)  # fmt: skip
+    sl = contract.obs_slices()
+    np.testing.assert_allclose(out[sl["base_ang_vel"]], [0.1, 0.2, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(out[sl["projected_gravity"]], [0, 0, -1])
+    np.testing.assert_allclose(out[sl["velocity_commands"]], [0.5, 0, -0.2], rtol=1e-6)
+    np.testing.assert_allclose(out[sl["joint_pos"]], 0.1, rtol=1e-5)  # q - default
+    np.testing.assert_allclose(out[sl["joint_vel"]], 100.0)  # clipped
+    np.testing.assert_allclose(out[sl["actions"]], last)
+
+
+def test_projected_gravity_rolled_90_degrees_points_along_y():
+    half = math.radians(90) / 2
+    quat = np.array([math.cos(half), math.sin(half), 0.0, 0.0])  # roll +90 deg about x
+    g = projected_gravity(quat, np.zeros(3))
+    np.testing.assert_allclose(g, [0.0, -1.0, 0.0], atol=1e-12)
+
+
+def test_observation_builder_refuses_undeployable_terms():
+    contract = make_contract(GO2, "flat")
+    bad = contract.__class__(**{**contract.__dict__, "obs_terms": contract.critic_terms[:1]})
+    with pytest.raises(UserError, match="cannot provide"):
+        ObservationBuilder(bad)
+
+
+@pytest.mark.parametrize(
+    ("lx", "ly", "rx", "expected"),
+    [
+        (0.0, 1.0, 0.0, (1.0, 0.0, 0.0)),  # full forward
+        (1.0, 0.0, 0.0, (0.0, -1.0, 0.0)),  # stick right -> vy = -lx
+        (0.0, 0.0, -1.0, (0.0, 0.0, 1.0)),  # wz = -rx
+        (0.05, 0.05, 0.05, (0.0, 0.0, 0.0)),  # inside the deadband
+        (0.0, 5.0, 0.0, (1.0, 0.0, 0.0)),  # beyond full stick
+        (0.0, float("nan"), 0.0, (0.0, 0.0, 0.0)),  # a broken stick reads zero
+    ],
+)
+def test_sticks_map_with_signs_deadband_and_ranges(lx, ly, rx, expected):
+    c = StickCommand(GO2.command_ranges, deadband=0.08, slew_per_s=1e9)
+    np.testing.assert_allclose(c.update(lx, ly, rx, 0.02), expected, atol=1e-12)
+
+
+def test_sticks_respect_forward_only_ranges_and_slew():
+    h1 = StickCommand(H1.command_ranges, deadband=0.0, slew_per_s=2.0)  # vx in [0, 1], vy = 0
+    np.testing.assert_allclose(h1.update(1.0, -1.0, 0.0, 1.0), [0.0, 0.0, 0.0])
+    go2 = StickCommand(GO2.command_ranges, deadband=0.0, slew_per_s=2.0)
+    assert go2.update(0.0, 1.0, 0.0, 0.02)[0] == pytest.approx(0.04)  # 2 /s over 20 ms
+
+
+def test_fixed_command_checked_against_training_ranges():
+    np.testing.assert_allclose(fixed_command("0.5,0,-0.3", GO2.command_ranges), [0.5, 0, -0.3])
+    with pytest.raises(UserError, match="outside the policy's training ranges"):
+        fixed_command("0.5,0.2,0", H1.command_ranges)  # H1 trains with vy = 0
+    with pytest.raises(UserError, match="three"):
+        fixed_command("fast", GO2.command_ranges)
+
+
+def test_stand_trajectory_bounds_joint_speed_and_starts_at_measured_pose():
+    start, goal = np.zeros(3), np.array([0.6, -1.2, 0.3])
+    traj = StandTrajectory(start, goal, speed_rad_s=0.6, min_s=0.5)
+    assert traj.duration_s == pytest.approx(2.0)  # 1.2 rad at 0.6 rad/s
+    np.testing.assert_allclose(traj.targets(0.0), start)
+    steps = np.diff([traj.targets(t).copy() for t in np.arange(0, 2.2, 0.01)], axis=0)
+    assert np.max(np.abs(steps)) <= 0.6 * 0.01 + 1e-12
+    np.testing.assert_allclose(traj.targets(5.0), goal)
+    np.testing.assert_allclose(blend(np.zeros(2), np.ones(2), 0.25, 0.5), [0.5, 0.5])
+
+
+def test_ort_runtime_matches_session_run_and_golden(artifacts):
+    rt = OrtPolicy(artifacts["go2"])
+    obs = np.random.default_rng(0).standard_normal((5, rt.obs.shape[0])).astype(np.float32)
+    ref = rt.session.run(None, {"obs": obs})[0]
+    np.testing.assert_array_equal(rt.run_batch(obs), ref)
+    loaded = load_policy(artifacts["go2"], GO2)
+    assert loaded.golden_err < 1e-5 and len(loaded.sha256) == 64
+
+
+def _with_metadata(src: Path, dst: Path, edit) -> Path:
+    model = onnx.load(str(src))
+    props = {p.key: p.value for p in model.metadata_props}
+    doc = json.loads(props[ARTIFACT_KEY])
+    edit(doc)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {**props, ARTIFACT_KEY: json.dumps(doc)})
+    onnx.save_model(model, str(dst))
+    return dst
+
+
+def test_refusals_name_the_problem(artifacts, tmp_path):
+    with pytest.raises(UserError, match="exported for robot 'h1' but this is 'go2'"):
+        load_policy(artifacts["h1"], GO2)
+
+    def version(doc):
+        doc["schema_version"] = 99
+
+    with pytest.raises(UserError, match="schema version 99"):
+        load_policy(_with_metadata(artifacts["go2"], tmp_path / "v.onnx", version), GO2)
+
+    def golden(doc):
+        doc["golden"]["actions"][0][0] += 0.5
+
+    with pytest.raises(UserError, match="golden vectors differ"):
+        load_policy(_with_metadata(artifacts["go2"], tmp_path / "g.onnx", golden), GO2)
+    with pytest.raises(UserError, match="does not exist"):
+        load_policy(tmp_path / "missing.onnx", GO2)
+
+
+def test_default_policy_prefers_newest_export(tmp_path):
+    with pytest.raises(UserError, match="no policy found for go2"):
+        default_policy_path("go2", tmp_path)
+    shipped = tmp_path / "assets/policies/go2_flat/policy.onnx"
+    shipped.parent.mkdir(parents=True)
+    shipped.write_bytes(b"x")
+    assert default_policy_path("go2", tmp_path) == shipped
+    run = tmp_path / "runs/go2_flat/2026-01-01/exported/policy.onnx"
+    run.parent.mkdir(parents=True)
+    run.write_bytes(b"x")
+    assert default_policy_path("go2", tmp_path) == run
+    with pytest.raises(UserError, match="no policy found for h1"):
+        default_policy_path("h1", tmp_path)  # go2 runs are not h1 policies
+
+
+def test_recorder_log_replays_bit_for_bit(artifacts, tmp_path):
+    rt = OrtPolicy(artifacts["go2"])
+    rec = FlightRecorder(tmp_path / "log.mcap", max_bytes=10**7, flush_s=0.05)
+    sha = load_policy(artifacts["go2"], GO2).sha256
+    rec.record(0, "/deploy/header", {"policy_path": str(artifacts["go2"]), "artifact_sha256": sha})
+    rng = np.random.default_rng(1)
+    for i in range(20):
+        rt.obs[:] = rng.standard_normal(rt.obs.shape[0]).astype(np.float32)
+        rec.record(i, "/deploy/policy", {"obs": rt.obs.tolist(), "action": rt.infer().tolist()})
+    rec.close()
+    assert sum(t == "/deploy/policy" for t, _, _ in read_log(tmp_path / "log.mcap")) == 20
+    result = replay(tmp_path / "log.mcap")
+    assert result["matched"] == 20 and result["mismatched"] == 0 and result["artifact_sha256_ok"]
+    other = replay(tmp_path / "log.mcap", artifacts["go2_nan"])  # another policy cannot match
+    assert other["mismatched"] == 20 and not other["artifact_sha256_ok"]
+
+
+def test_recorder_stops_at_its_size_bound(tmp_path):
+    messages = []
+    rec = FlightRecorder(tmp_path / "big.mcap", max_bytes=20_000, flush_s=0.02, log=messages.append)
+    for i in range(2000):
+        rec.record(i, "/deploy/command", {"targets": [0.1] * 12})
+    rec.close()
+    assert rec.full and "recording stopped" in messages[0]
+    assert (tmp_path / "big.mcap").stat().st_size < 40_000
+    assert 0 < len(read_log(tmp_path / "big.mcap")) < 2000
+
+
+def test_deploy_config_layers_robot_sim_and_overrides():
+    cfg = load_deploy_cfg("h1", sim=True, overrides=("safety.max_tilt_deg=45",))
+    assert cfg.motion.stand_speed_rad_s == 0.4  # configs/deploy/h1.yaml
+    assert cfg.safety.state_damp_s == 0.06 and cfg.safety.min_battery_v == 0.0  # sim.yaml
+    assert cfg.safety.max_tilt_deg == 45.0
+    assert load_deploy_cfg("go2", sim=False).safety.min_battery_v == 24.0
+    assert DeployCfg().remote.estop == "L2+B"
+    with pytest.raises(UserError, match="unknown config key"):
+        load_deploy_cfg("go2", sim=False, overrides=("safety.max_tilt=1",))
+
+
+def test_samples_summary():
+    s = Samples(4)
+    assert s.summary()["p99"] is None
+    for v in (1.0, 2.0, 3.0, 4.0, 100.0):  # capacity 4: the oldest is overwritten
+        s.add(v)
+    assert s.summary()["max"] == 100.0 and s.count == 5
