@@ -8,8 +8,10 @@ their domain directly with the same interface binding.
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -89,13 +91,21 @@ class DdsNode:
         self, name: str, idl_type: type, on_sample: Callable[[Any], None] | None = None
     ) -> DataReader:
         """A reader; with `on_sample`, every sample is taken in the DDS listener thread and passed
-        to it (keep it short: it holds the GIL)."""
+        to it (keep it short: it holds the GIL).
+
+        The listener holds `on_sample` weakly when it is a bound method: the owner keeps the
+        reader, and a strong reference back would make a cycle that the garbage collector may
+        tear down listener-first while DDS still calls it (a segfault in CycloneDDS Python)."""
         if on_sample is None:
             return DataReader(self.participant, self.topic(name, idl_type))
+        target = weakref.WeakMethod(on_sample) if inspect.ismethod(on_sample) else lambda: on_sample
 
-        def on_data(reader: DataReader) -> None:
+        def on_data(reader: DataReader | None) -> None:
+            handler = target()
+            if reader is None or handler is None:  # being deleted
+                return
             for sample in reader.take(N=16):
-                on_sample(sample)
+                handler(sample)
 
         listener = Listener(on_data_available=on_data)
         return DataReader(self.participant, self.topic(name, idl_type), listener=listener)
@@ -119,6 +129,11 @@ class LatestSample:
             self.received_s = time.monotonic()
             self.count += 1
             self._cond.notify_all()
+
+    def close(self) -> None:
+        """Detach the listener (waits for a running callback) and drop the reader."""
+        self.reader.set_listener(None)
+        del self.reader
 
     def wait_newer(self, count: int, timeout_s: float) -> Any:
         """The newest sample once more than `count` have arrived; None on timeout."""
