@@ -1,0 +1,74 @@
+"""genpo-train end to end on the MuJoCo backend: a short run, a loadable checkpoint, resume."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from training.checkpoint import load_checkpoint
+
+TINY = [
+    "--set",
+    "flow.hidden_dims=[32, 32]",
+    "--set",
+    "critic.hidden_dims=[32, 32]",
+    "--set",
+    "flow.time_hidden_dims=[32]",
+    "--set",
+    "runner.num_steps_per_env=8",
+]
+
+
+def _train(*args: str) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "training.cli", *args, "--no-progress", "--torch-threads", "1"]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def test_short_run_then_resume_continues(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    first = _train(
+        "go2_flat",
+        "--num-envs",
+        "8",
+        "--max-iterations",
+        "2",
+        "--run-dir",
+        str(run_dir),
+        "--seed",
+        "3",
+        *TINY,
+    )
+    assert first.returncode == 0, first.stderr
+    ckpt = load_checkpoint(run_dir / "model_2.pt")
+    assert ckpt["iteration"] == 2
+    assert ckpt["robot_contract"]["task"] == "go2_flat"
+    assert (run_dir / "training_curve.png").stat().st_size > 1000
+    run = yaml.safe_load((run_dir / "run.yaml").read_text())
+    assert run["train"]["flow"]["hidden_dims"] == [32, 32] and run["num_envs"] == 8
+
+    second = _train("go2_flat", "--resume", str(run_dir / "model_2.pt"), "--max-iterations", "1")
+    assert second.returncode == 0, second.stderr
+    resumed = load_checkpoint(run_dir / "model_3.pt")
+    assert resumed["iteration"] == 3
+    assert resumed["config"]["flow"]["hidden_dims"] == [32, 32]  # the run's config, not defaults
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["go3_flat"], "unknown task 'go3_flat'; known tasks: go2_flat"),
+        (["go2_flat", "--set", "ppo.lerning_rate=1"], "did you mean 'ppo.learning_rate'"),
+        (["go2_flat", "--set", "env.domain_rand.fricton=1"], "did you mean 'domain_rand.friction'"),
+        (["go2_flat", "--resume", "/nonexistent/model_1.pt"], "does not exist"),
+    ],
+)
+def test_user_mistakes_are_one_sentence(args: list[str], message: str) -> None:
+    result = _train(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr

@@ -1,0 +1,273 @@
+"""`genpo-train TASK`: train a GenPO (or Gaussian PPO) locomotion policy.
+
+    genpo-train go2_flat                       # MuJoCo on this CPU, or IsaacLab where it exists
+    genpo-train go2_rough --backend isaaclab --num-envs 4096
+    genpo-train go2_flat --algo ppo --set ppo.learning_rate=5e-4 --set env.domain_rand.friction=[0.4,1]
+    genpo-train go2_flat --resume runs/go2_flat/<run>/model_300.pt --max-iterations 200
+    torchrun --nproc-per-node 2 -m training.cli go2_flat      # one process per device
+
+`--set` keys address the training config (`ppo.*`, `flow.*`, `gaussian.*`, `critic.*`,
+`runner.*`); keys under `env.` address the task config (see configs/tasks/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from robots import get_robot
+from robots.cli import user_errors_exit
+from robots.config import ConfigError, dump_yaml, load_config, merge, to_dict
+from robots.contract import make_contract
+from robots.errors import UserError
+from training import distributed
+from training.config import TrainCfg
+from training.tasks import TASKS, make_env, task_config
+
+TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
+CPU_NUM_ENVS = 256  # enough parallel episodes for PPO statistics; keeps a 2-core update short
+GPU_NUM_ENVS = 4096  # IsaacLab's default
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What this invocation will do, resolved from the command line and the run directory."""
+
+    task: str
+    backend: str
+    device: str
+    num_envs: int
+    train_cfg: TrainCfg
+    env_overrides: tuple[str, ...]
+    run_dir: Path
+    resume: Path | None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="genpo-train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("task", help=f"one of: {', '.join(TASKS)}")
+    p.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "mujoco", "isaaclab"),
+        help="auto: IsaacLab when importable with a GPU, else the built-in MuJoCo "
+        "backend (default: %(default)s)",
+    )
+    p.add_argument(
+        "--algo",
+        default=None,
+        choices=("genpo", "ppo"),
+        help="genpo (flow policy) or ppo (Gaussian baseline) (default: genpo, or the "
+        "resumed run's)",
+    )
+    p.add_argument(
+        "--num-envs",
+        type=int,
+        default=None,
+        help=f"parallel environments per process (default: {CPU_NUM_ENVS} on CPU, "
+        f"{GPU_NUM_ENVS} on a GPU)",
+    )
+    p.add_argument(
+        "--max-iterations",
+        type=int,
+        default=None,
+        help="iterations to run now (default: runner.max_iterations of the config)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed (default: runner.seed = 1)")
+    p.add_argument(
+        "--device",
+        default=None,
+        help="torch device of the learner (default: cuda if available, else cpu)",
+    )
+    p.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="where checkpoints and logs go (default: runs/<task>/<time>_<algo>; "
+        "with --resume: the checkpoint's folder)",
+    )
+    p.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="continue from this checkpoint (weights, optimiser, RNG, iteration)",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value; repeatable (env.* keys go to the task)",
+    )
+    p.add_argument(
+        "--torch-threads",
+        type=int,
+        default=None,
+        help="torch intra-op threads of the learner (default: torch's choice; on a "
+        "CPU shared with other jobs use 1: oversubscribed OpenMP threads can slow "
+        "the update 10x or more)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    return p
+
+
+def plan(args: argparse.Namespace) -> Plan:
+    """Resolve every choice before anything heavy is imported or created."""
+    if args.task not in TASKS:
+        raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(TASKS)}")
+    import torch
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    backend = _pick_backend(args.backend)
+    previous = _previous_run(args.resume) if args.resume else {}
+    env_overrides = tuple(previous.get("env_overrides", ())) + tuple(
+        o.split(".", 1)[1] for o in args.overrides if o.startswith("env.")
+    )
+    train_overrides = [o for o in args.overrides if not o.startswith("env.")]
+    algo = args.algo or previous.get("train", {}).get("algo", "genpo")
+    if previous:
+        cfg = _from_previous(previous["train"])
+    else:
+        cfg = load_config(TrainCfg, _train_yaml(args.task, algo))
+    extra = [f"algo={algo}"]
+    if args.seed is not None:
+        extra.append(f"runner.seed={args.seed}")
+    if args.no_progress:
+        extra.append("runner.progress_bar=false")
+    cfg = load_config(cfg, [], [*extra, *train_overrides])
+    try:
+        task_config(args.task, env_overrides)  # validate env overrides before any work starts
+    except ConfigError as exc:
+        raise ConfigError(f"task config (env.*): {exc}") from None
+    default_envs = GPU_NUM_ENVS if device.startswith("cuda") else CPU_NUM_ENVS
+    num_envs = args.num_envs or previous.get("num_envs") or default_envs
+    if args.resume:
+        run_dir = args.run_dir or args.resume.parent
+    else:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        run_dir = args.run_dir or Path("runs") / args.task / f"{stamp}_{cfg.algo}"
+    return Plan(args.task, backend, device, num_envs, cfg, env_overrides, run_dir, args.resume)
+
+
+def _pick_backend(choice: str) -> str:
+    from training.envs.isaaclab import isaaclab_available
+
+    if choice == "auto":
+        return "isaaclab" if isaaclab_available() else "mujoco"
+    return choice
+
+
+def _train_yaml(task: str, algo: str) -> list[Path]:
+    """configs/train/<task>.yaml (network sizes per task), then configs/train/<algo>.yaml."""
+    return [
+        p
+        for p in (TRAIN_CONFIG_DIR / f"{task}.yaml", TRAIN_CONFIG_DIR / f"{algo}.yaml")
+        if p.is_file()
+    ]
+
+
+def _previous_run(ckpt: Path) -> dict:
+    """The resolved settings of the run a checkpoint belongs to (its folder's run.yaml)."""
+    if not ckpt.is_file():
+        raise UserError(f"checkpoint {str(ckpt)!r} does not exist; pass a model_<it>.pt file")
+    run_file = ckpt.parent / "run.yaml"
+    if not run_file.is_file():
+        raise UserError(
+            f"{run_file} is missing, so the run's settings are unknown; resume "
+            "from a checkpoint inside its run directory"
+        )
+    return yaml.safe_load(run_file.read_text())
+
+
+def _from_previous(data: dict) -> TrainCfg:
+    try:
+        return merge(TrainCfg(), data)
+    except ConfigError as exc:
+        raise UserError(f"the resumed run's config does not fit this version: {exc}") from None
+
+
+def make_backend_env(p: Plan, seed: int):
+    robot_name = p.task.split("_")[0]
+    if p.backend == "isaaclab":
+        from training.envs.isaaclab import make_isaaclab_env
+
+        contract = make_contract(get_robot(robot_name), p.task.split("_")[1])
+        return make_isaaclab_env(p.task, contract, p.num_envs, seed, p.device)
+    return make_env(p.task, p.num_envs, seed, "cpu", p.env_overrides)
+
+
+def write_run_file(p: Plan) -> None:
+    """run.yaml: everything needed to resume or reproduce this run."""
+    p.run_dir.mkdir(parents=True, exist_ok=True)
+    data = {
+        "task": p.task,
+        "backend": p.backend,
+        "num_envs": p.num_envs,
+        "env_overrides": list(p.env_overrides),
+        "train": to_dict(p.train_cfg),
+        "env": to_dict(task_config(p.task, p.env_overrides)) if p.backend == "mujoco" else None,
+        "command": " ".join(["genpo-train", *sys.argv[1:]]),
+    }
+    tmp = p.run_dir / "run.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
+    tmp.replace(p.run_dir / "run.yaml")
+    dump_yaml(p.train_cfg, p.run_dir / "train_config.yaml")
+
+
+@user_errors_exit("genpo-train")
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    p = plan(args)
+    if args.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.torch_threads))
+    dist = distributed.init_distributed(p.device)
+    from training.runner import OnPolicyRunner  # deferred: torch-heavy imports after checks
+
+    seed = p.train_cfg.runner.seed + dist.rank
+    if dist.is_main:
+        print(
+            f"genpo-train: {p.task} with {p.train_cfg.algo} on the {p.backend} backend, "
+            f"{p.num_envs} envs x {dist.world_size} process(es), learner on {dist.device}"
+        )
+        print(
+            f"genpo-train: run directory {p.run_dir}  (watch: tensorboard --logdir "
+            f"{p.run_dir.parent})"
+        )
+        write_run_file(p)
+    env = make_backend_env(p, seed)
+    contract = make_contract(get_robot(p.task.split("_")[0]), p.task.split("_")[1])
+    runner = OnPolicyRunner(env, p.train_cfg, p.run_dir, dist.device, contract.to_dict())
+    if p.resume is not None:
+        runner.load(p.resume)
+    iterations = args.max_iterations or p.train_cfg.runner.max_iterations
+    started = time.perf_counter()
+    try:
+        runner.learn(iterations)
+    except KeyboardInterrupt:
+        path = p.run_dir / f"model_{runner.current_iteration}.pt"
+        runner.save(path)
+        if dist.is_main:
+            print(f"\ngenpo-train: interrupted; saved {path} (continue with --resume {path})")
+        return 130
+    if dist.is_main:
+        from training.report import summarize
+
+        summarize(p.run_dir, runner.current_iteration, time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
