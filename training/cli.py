@@ -2,7 +2,7 @@
 
     genpo-train go2_flat                       # MuJoCo on this CPU, or IsaacLab where it exists
     genpo-train go2_rough --backend isaaclab --num-envs 4096
-    genpo-train go2_flat --algo ppo --set ppo.learning_rate=5e-4 --set env.domain_rand.friction=[0.4,1]
+    genpo-train go2_flat --algo ppo --set ppo.learning_rate=5e-4 --set env.sim.num_threads=2
     genpo-train go2_flat --resume runs/go2_flat/<run>/model_300.pt --max-iterations 200
     torchrun --nproc-per-node 2 -m training.cli go2_flat      # one process per device
 
