@@ -27,8 +27,8 @@ def _import_all(packages: tuple[str, ...], blocked: tuple[str, ...]) -> subproce
                 raise
             imported.append(pkg_name)
             for mod in pkgutil.walk_packages(pkg.__path__, pkg_name + "."):
-                if mod.name.startswith("deploy.sim"):
-                    continue  # the MuJoCo sim bridge is the one place mujoco is allowed
+                if mod.name.startswith("deploy.sim") or mod.name.endswith(".__main__"):
+                    continue  # sim bridge may import mujoco; __main__ runs a CLI on import
                 importlib.import_module(mod.name)
                 imported.append(mod.name)
         print(len(imported))
