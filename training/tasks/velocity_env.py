@@ -22,6 +22,7 @@ from training.tasks import rewards as rw
 from training.tasks.commands import VelocityCommand
 from training.tasks.config import TaskCfg
 from training.tasks.contacts import ContactTimers
+from training.tasks.env_state import env_state, load_env_state
 from training.tasks.observations import SCAN_OFFSET_M, ObservationBuilder, scan_points
 from training.tasks.resets import ResetSampler
 
@@ -34,6 +35,7 @@ class VelocityEnv(VecEnv):
     def __init__(self, cfg: TaskCfg, num_envs: int, seed: int = 0, device: str = "cpu") -> None:
         self.cfg = cfg
         self.num_envs = num_envs
+        self.seed = seed
         self.device = torch.device(device)
         self.robot = get_robot(cfg.robot)
         self.control_dt = cfg.control_dt
@@ -64,6 +66,7 @@ class VelocityEnv(VecEnv):
         self.episode_length_buf = np.zeros(num_envs, dtype=np.int64)
         self.episode_sums = {t.label: np.zeros(num_envs) for t in self._reward_table}
         self.push_time_left_s = self._push_intervals(num_envs)
+        self.last_step_state: rw.StepState | None = None  # what the last step's rewards read
         self._randomise_startup()
         self.reset()
 
@@ -130,6 +133,7 @@ class VelocityEnv(VecEnv):
         terminated |= self.backend.failed
         time_outs = (self.episode_length_buf >= self.max_episode_length) & ~terminated
         state = self._step_state(foot_forces, terminated)
+        self.last_step_state = state
         reward = self._rewards(state)
         dones = terminated | time_outs
         ids = np.flatnonzero(dones)
@@ -140,6 +144,13 @@ class VelocityEnv(VecEnv):
         self._obs_dict = self.compute_observations()
         extras = {"time_outs": self._tensor(time_outs), "episode": episode}
         return self._obs_dict, self._tensor(reward, torch.float32), self._tensor(dones), extras
+
+    def state_dict(self) -> dict:
+        """Exact-resume state (training/tasks/env_state.py); restore into an env built alike."""
+        return env_state(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        load_env_state(self, state)
 
     # ----- step pieces ----------------------------------------------------------------------
 
