@@ -1,0 +1,31 @@
+"""The PLAY variant of a task: what evaluation switches off, as `--set`-style overrides.
+
+IsaacLab's PLAY configs drop observation corruption and pushes. Here every other randomisation
+also goes to its nominal value, so a score measures the policy, not the draw of the world:
+"""
+
+from __future__ import annotations
+
+from training.tasks.config import TaskCfg
+
+
+def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
+    """Overrides of `cfg` for an evaluation whose episodes last `duration_s` seconds.
+
+    Kept from training: spawn pose and yaw randomisation, the task's reset velocity and joint
+    scale, commands resampled as in training (unless a script replaces them), the terrain.
+    """
+    lo, hi = cfg.domain_rand.friction
+    friction = (lo + hi) / 2  # the middle of the trained range (0.8 for every task here)
+    return (
+        "observations.noise=false",
+        "domain_rand.push_interval_s=null",
+        "domain_rand.added_base_mass_kg=null",
+        f"domain_rand.friction=[{friction!r}, {friction!r}]",
+        "domain_rand.motor_gain_scale=[1.0, 1.0]",
+        "domain_rand.action_latency_physics_steps=[0, 0]",
+        "domain_rand.obs_latency_policy_steps=[0, 0]",
+        # Levels stay where they were drawn: an evaluation must not move envs between tiles.
+        "terrain.curriculum=false",
+        f"sim.episode_length_s={duration_s!r}",
+    )

@@ -1,0 +1,154 @@
+"""The policy under evaluation: a training checkpoint (torch) or its exported ONNX file.
+
+Both become one callable, actor obs [N, obs] float32 -> raw executed actions [N, d], and both
+are checked against the task's policy contract first. ONNX files are read with ONNX Runtime and
+robots/artifact.py only: training never imports export/.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from robots import get_robot
+from robots.artifact import ARTIFACT_KEY, parse_artifact, verify_golden
+from robots.contract import PolicyContract
+from robots.errors import UserError
+from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
+
+Act = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """What runs, and where it came from."""
+
+    act: Act
+    source: str  # "checkpoint" or "onnx"
+    kind: str  # "genpo" or "ppo"
+    path: Path
+    trained_task: str | None  # the contract's task, when the file carries one
+
+
+def load_policy(path: str | Path, contract: PolicyContract) -> LoadedPolicy:
+    """Load `path` (.onnx: exported artifact, else checkpoint) for a task with `contract`."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(
+            f"'{path}' does not exist; pass a checkpoint (model_<it>.pt) or an exported policy.onnx"
+        )
+    if path.suffix.lower() == ".onnx":
+        return _onnx_policy(path, contract)
+    return _checkpoint_policy(path, contract)
+
+
+# ----- checkpoint ---------------------------------------------------------------------------
+
+
+def _checkpoint_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
+    ckpt = load_checkpoint(path)
+    trained = None
+    if ckpt.get("robot_contract") is not None:
+        trained = PolicyContract.from_dict(ckpt["robot_contract"])
+        check_fits(trained, contract, f"checkpoint '{path}'")
+    policy, normalizer = build_policy_from_checkpoint(ckpt)
+    policy = policy.float()
+    if (policy.obs_dim, policy.action_dim) != (contract.obs_dim, contract.num_actions):
+        raise UserError(
+            f"checkpoint '{path}' reads {policy.obs_dim} observations and writes "
+            f"{policy.action_dim} actions but task {contract.task} has {contract.obs_dim} and "
+            f"{contract.num_actions}; evaluate it on the task it was trained on"
+        )
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            x = obs if normalizer is None else normalizer(obs)
+            return policy.act(x)  # noise None: the zero latent / the Gaussian mean
+
+    kind = "genpo" if ckpt["policy_kind"] == "flow" else "ppo"
+    return LoadedPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
+
+
+# ----- ONNX ---------------------------------------------------------------------------------
+
+
+def _onnx_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
+    sess = _session(path)
+    text = sess.get_modelmeta().custom_metadata_map.get(ARTIFACT_KEY)
+    if text is None:
+        raise UserError(
+            f"'{path}' has no '{ARTIFACT_KEY}' metadata, so its robot and observation layout "
+            "are unknown; export the policy with genpo-export"
+        )
+    artifact = parse_artifact(text, robot=get_robot(contract.robot))
+    check_fits(artifact.contract, contract, f"policy '{path}'")
+    run = _runner(sess, artifact.policy.noise_dim)
+    # The file must still compute what torch computed at export.
+    verify_golden(artifact, run)
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        return torch.from_numpy(run(obs.cpu().numpy().astype(np.float32)))
+
+    return LoadedPolicy(act, "onnx", artifact.policy.kind, path, artifact.contract.task)
+
+
+def _session(path: Path):
+    import onnxruntime as ort  # deferred: only ONNX evaluations need it
+
+    opts = ort.SessionOptions()
+    # Deploy-like: one thread, and the 2-core machine is shared.
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # ORT raises its own exception types for unreadable files
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"'{path}' is not a readable ONNX model ({first})") from None
+
+
+def _runner(sess, noise_dim: int) -> Callable[..., np.ndarray]:
+    """run(obs [B, obs], noise [B, 2d] = zeros) -> actions [B, d]; loops on fixed batch-1 graphs."""
+    fixed_batch = sess.get_inputs()[0].shape[0] == 1
+
+    def run(obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        if fixed_batch and len(obs) != 1:
+            return np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+        feed = {"obs": obs}
+        if noise_dim:
+            feed["noise"] = (
+                noise if noise is not None else np.zeros((len(obs), noise_dim), np.float32)
+            )
+        return sess.run(["actions"], feed)[0]
+
+    return run
+
+
+# ----- contract checks ----------------------------------------------------------------------
+
+
+def check_fits(trained: PolicyContract, task: PolicyContract, what: str) -> None:
+    """The policy's observation layout and action mapping must be the task's.
+
+    A policy of another terrain of the same robot passes (the actor reads no height scan).
+    """
+    if trained.robot != task.robot:
+        raise UserError(
+            f"{what} was trained for robot {trained.robot!r} but task {task.task} runs "
+            f"{task.robot!r}; pass a {trained.robot} task or a {task.robot} policy"
+        )
+    if trained.obs_terms != task.obs_terms:
+        raise UserError(
+            f"{what} reads observations {[t.name for t in trained.obs_terms]} laid out "
+            f"differently from task {task.task}'s; evaluate it on the task it was trained on"
+        )
+    same_period = math.isclose(trained.control_dt_s, task.control_dt_s, rel_tol=1e-9)
+    if trained.action != task.action or not same_period:
+        raise UserError(
+            f"{what} maps actions to joints (scale, offsets, order or control period) unlike "
+            f"task {task.task}; evaluate it on the task it was trained on"
+        )
