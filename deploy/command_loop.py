@@ -1,0 +1,368 @@
+"""The command loop (default 500 Hz): owns the state machine and every safety layer, and is the
+only writer of LowCmd while it runs.
+
+Each tick: parse the newest LowState -> watchdogs, e-stop, tilt, motor health -> apply requested
+transitions -> targets for the mode (stand trajectory, blended policy output) -> `safe_targets`
+-> LowCmd. Any trip cause switches to DAMP in the same tick, before anything else is published.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deploy.io.lowcmd import LowCmdBuilder
+from deploy.io.lowstate import LowStateParser, RobotState
+from deploy.metrics import LoopMetrics
+from deploy.motion import StandTrajectory, blend
+from deploy.observation import projected_gravity
+from deploy.recorder import FlightRecorder
+from safety import (
+    Cause,
+    Guards,
+    JointLimits,
+    Mode,
+    MotorHealth,
+    MotorThresholds,
+    PolicyDeadline,
+    StateWatchdog,
+    chord_pressed,
+    request,
+    safe_targets,
+    tilt,
+    trip,
+)
+
+
+@dataclass
+class PolicyOutput:
+    """One policy tick's result, handed to the command loop by reference swap."""
+
+    seq: int
+    start_ns: int  # policy tick start (state read)
+    done_ns: int
+    targets: np.ndarray  # policy joint order, before safety
+
+
+@dataclass
+class Shared:
+    """State the loops and the supervisor share; each field has one writer (noted)."""
+
+    mode: Mode = Mode.CONNECT  # command loop
+    mode_since_ns: int = 0  # command loop
+    requests: deque = field(default_factory=deque)  # supervisor -> command loop: Mode
+    trips: deque = field(default_factory=deque)  # anyone -> command loop: Cause
+    policy_out: PolicyOutput | None = None  # policy loop
+    stand_done: bool = False  # command loop
+    budget_ok: bool = False  # set once at start
+    artifact_ok: bool = False  # set once at start
+    keys: int = 0  # command loop: remote keys of the newest valid LowState
+    sticks: tuple[float, float, float] = (0.0, 0.0, 0.0)  # command loop: lx, ly, rx
+
+
+@dataclass(frozen=True)
+class Chords:
+    estop: int
+    stand: int
+    policy: int
+
+
+class CommandLoop:
+    """State machine + safety + LowCmd publishing; `tick()` is called at absolute deadlines."""
+
+    def __init__(
+        self,
+        shared: Shared,
+        state_source: Any,  # .sample, .count, .received_s (deploy.io.channels.LatestSample)
+        parser: LowStateParser,
+        builder: LowCmdBuilder,
+        publish: Callable[[Any], None],
+        limits: JointLimits,
+        chords: Chords,
+        settings: Any,  # DeployCfg
+        default_q: np.ndarray,
+        damping_kd: float,
+        policy_period_s: float,
+        metrics: LoopMetrics,
+        recorder: FlightRecorder | None,
+        log: Callable[[str], None],
+    ) -> None:
+        self.s = shared
+        self.source = state_source
+        self.parser = parser
+        self.builder = builder
+        self.publish = publish
+        self.lim = limits
+        self.chords = chords
+        self.cfg = settings
+        self.default_q = default_q
+        self.damping_kd = damping_kd
+        self.metrics = metrics
+        self.recorder = recorder
+        self.log = log
+        sc = settings.safety
+        self.state_dog = StateWatchdog(sc.state_hold_s, sc.state_damp_s)
+        self.motors = MotorHealth(_motor_thresholds(sc))
+        self.max_tilt_rad = np.deg2rad(sc.max_tilt_deg)
+        self.policy_period_s = policy_period_s
+        self.deadline: PolicyDeadline | None = None
+        self.period_ns = int(round(1e9 / settings.timing.command_hz))
+        self.state: RobotState | None = None
+        self._seen = 0
+        self._prev_keys = 0
+        self.prev_targets = np.array(default_q, dtype=np.float64)
+        self._stand: StandTrajectory | None = None
+        self._blend_from = self.prev_targets.copy()
+        self._last_pub_ns: int | None = None  # last regular publish
+        self._regular = True
+        self._refusals: set[str] = set()
+        self._last_seq = -1
+        self._gravity = np.zeros(3)
+        self.published = 0
+
+    @property
+    def stand_duration_s(self) -> float:
+        return 0.0 if self._stand is None else self._stand.duration_s
+
+    # --- one tick ---------------------------------------------------------------------------
+    def tick(self, now_ns: int, regular: bool = True, adopted: bool = False) -> None:
+        """One tick. `regular=False`: an extra tick right after a policy output, so the new
+        targets go out without waiting for the next period (LowState -> LowCmd latency); it is
+        left out of the period-jitter statistics. `adopted`: the state was handed over by
+        `adopt_state` just before (no second parse of the same message)."""
+        self._regular = regular
+        fresh = adopted or self._read_state()
+        causes = self._checks(now_ns, fresh)
+        self._apply_requests(now_ns)
+        for cause in causes:
+            self._trip(cause, now_ns)
+        mode = self.s.mode
+        if mode is Mode.CONNECT:
+            self._maybe_connect(now_ns, causes)
+            return
+        if mode is Mode.PASSIVE:
+            if self.cfg.motion.passive_kd > 0:
+                self.builder.set_damping(self.cfg.motion.passive_kd)
+                self._send(now_ns, mode, None, ())
+            return
+        if mode is Mode.DAMP:
+            self._send_damping(now_ns)
+            return
+        self._drive(now_ns, mode, Cause.STATE_HOLD in causes)
+
+    def _read_state(self) -> bool:
+        """Parse the newest LowState if one arrived; False when nothing new or its CRC is bad."""
+        count = self.source.count
+        if count == self._seen:
+            return False
+        received_s = self.source.received_s
+        return self._accept(self.parser.parse(self.source.sample), count, received_s)
+
+    def adopt_state(self, state: RobotState, count: int, received_s: float) -> bool:
+        """Take a LowState the policy loop already parsed (message number `count`), copying its
+        arrays; False when it is not newer than what this loop has or its CRC was bad."""
+        if count <= self._seen:
+            return False
+        mine = self.parser.state
+        for name in RobotState.__slots__:
+            value = getattr(state, name)
+            if isinstance(value, np.ndarray):
+                getattr(mine, name)[:] = value
+            else:
+                setattr(mine, name, value)
+        return self._accept(mine, count, received_s)
+
+    def _accept(self, state: RobotState, count: int, received_s: float) -> bool:
+        self._seen = count
+        if not state.crc_ok:
+            return False  # a corrupted frame is ignored; the age watchdog covers a bad stream
+        self.state = state
+        recv_ns = int(received_s * 1e9)
+        cause = self.state_dog.observe(int(state.tick), recv_ns)
+        if cause is not None:
+            self.s.trips.append(cause)
+        self.s.keys = state.remote.keys
+        self.s.sticks = (state.remote.lx, state.remote.ly, state.remote.rx)
+        return True
+
+    def _checks(self, now_ns: int, fresh: bool) -> list[Cause]:
+        causes: list[Cause] = []
+        while self.s.trips:
+            causes.append(self.s.trips.popleft())
+        keys = self.s.keys
+        if chord_pressed(keys, self.chords.estop):
+            causes.append(Cause.ESTOP)
+        age = self.state_dog.check(now_ns)
+        if age is not None:
+            causes.append(age)
+        if self.state is not None and fresh:
+            st = self.state
+            tilted = tilt(projected_gravity(st.quat_wxyz, self._gravity), self.max_tilt_rad)
+            health = self.motors.check(now_ns, st.lost, st.temperature_c, st.power_v)
+            causes.extend(c for c in (tilted, health) if c is not None)
+        if self.s.mode is Mode.POLICY and self.deadline is not None:
+            out = self.s.policy_out
+            since = out.done_ns if out is not None else self.s.mode_since_ns
+            misses = self.deadline.misses
+            late = self.deadline.check(now_ns, since)
+            if late is not None:
+                causes.append(late)
+            if self.deadline.misses != misses:
+                self.metrics.deadline_misses += 1
+                self._event(now_ns, "limit", str(Cause.DEADLINE_MISS))
+        self._button_requests(keys)
+        return causes
+
+    def _button_requests(self, keys: int) -> None:
+        pressed = keys & ~self._prev_keys  # rising edges only: a held button asks once
+        self._prev_keys = keys
+        if pressed and chord_pressed(keys, self.chords.stand) and self.s.mode is Mode.PASSIVE:
+            self.s.requests.append(Mode.STAND)
+        if pressed and chord_pressed(keys, self.chords.policy) and self.s.mode is Mode.STAND:
+            self.s.requests.append(Mode.POLICY)
+
+    # --- transitions ------------------------------------------------------------------------
+    def _guards(self, now_ns: int) -> Guards:
+        return Guards(
+            state_fresh=self.state is not None and self.state_dog.check(now_ns) is None,
+            artifact_ok=self.s.artifact_ok,
+            stand_done=self.s.stand_done,
+            budget_ok=self.s.budget_ok,
+        )
+
+    def _apply_requests(self, now_ns: int) -> None:
+        while self.s.requests:
+            target = self.s.requests.popleft()
+            new, why = request(self.s.mode, target, self._guards(now_ns))
+            if why is not None and why not in self._refusals:
+                self._refusals.add(why)  # said once: --auto repeats its requests
+                self._event(now_ns, "refused", why)
+                self.log(why)
+                if target is Mode.POLICY and not self.s.budget_ok:
+                    self.metrics.event(str(Cause.BUDGET))
+            if new is not self.s.mode:
+                self._enter(new, now_ns, f"requested {target}")
+
+    def _maybe_connect(self, now_ns: int, causes: list[Cause]) -> None:
+        if not causes and self.state is not None:
+            new, _ = request(self.s.mode, Mode.PASSIVE, self._guards(now_ns))
+            if new is Mode.PASSIVE:
+                self._enter(new, now_ns, "LowState advancing, artifact verified")
+
+    def _trip(self, cause: Cause, now_ns: int) -> None:
+        """Switch mode for a trip cause; recorded only when it changes the mode (CONNECT waits
+        through state trips, DAMP absorbs everything)."""
+        new = trip(self.s.mode, cause)
+        if new is not self.s.mode:
+            self.metrics.event(str(cause))
+            self._event(now_ns, "trip", str(cause))
+            self._enter(new, now_ns, str(cause))
+
+    def _enter(self, mode: Mode, now_ns: int, why: str) -> None:
+        old = self.s.mode
+        self.s.mode, self.s.mode_since_ns = mode, now_ns
+        self.metrics.visit(str(mode))
+        self._event(now_ns, "transition", f"{old} -> {mode} ({why})")
+        self.log(f"{old} -> {mode} ({why})")
+        if mode is Mode.STAND and self.state is not None:
+            self._stand = StandTrajectory(
+                self.state.q_rad,
+                self.default_q,
+                self.cfg.motion.stand_speed_rad_s,
+                self.cfg.motion.stand_min_s,
+            )
+            self.prev_targets[:] = np.clip(self.state.q_rad, self.lim.q_lo_rad, self.lim.q_hi_rad)
+        if mode is Mode.POLICY:
+            self.s.policy_out = None
+            self._blend_from = self.prev_targets.copy()
+            self.deadline = PolicyDeadline(self.policy_period_s, self.cfg.safety.policy_grace_s)
+
+    # --- driving modes ----------------------------------------------------------------------
+    def _drive(self, now_ns: int, mode: Mode, hold: bool) -> None:
+        st = self.state
+        if st is None:  # cannot happen after CONNECT; any doubt ends in damping
+            self._trip(Cause.STALE_STATE, now_ns)
+            self._send_damping(now_ns)
+            return
+        if hold:
+            wanted = self.prev_targets  # LowState briefly late: hold the last safe targets
+        elif mode is Mode.STAND:
+            t_s = (now_ns - self.s.mode_since_ns) * 1e-9
+            wanted = self._stand.targets(t_s)
+            self.s.stand_done = self._stand.done(t_s)
+        else:
+            wanted = self._policy_targets(now_ns)
+        targets, causes = safe_targets(wanted, st.q_rad, st.dq_rad_s, self.prev_targets, self.lim)
+        trips = [c for c in causes if c.is_trip]
+        if trips:
+            for cause in trips:
+                self._trip(cause, now_ns)
+            self._send_damping(now_ns)
+            return
+        self.prev_targets[:] = targets
+        self.builder.set_targets(targets, self.lim.kp, self.lim.kd)
+        self._send(now_ns, mode, targets, causes)
+
+    def _policy_targets(self, now_ns: int) -> np.ndarray:
+        out = self.s.policy_out
+        if out is None:
+            return self._blend_from
+        t_s = (now_ns - self.s.mode_since_ns) * 1e-9
+        return blend(self._blend_from, out.targets, t_s, self.cfg.motion.blend_s)
+
+    # --- publishing -------------------------------------------------------------------------
+    def _send_damping(self, now_ns: int) -> None:
+        self.builder.set_damping(self.damping_kd)
+        self._send(now_ns, Mode.DAMP, None, ())
+
+    def _send(self, now_ns: int, mode: Mode, targets: np.ndarray | None, causes: tuple) -> None:
+        self.publish(self.builder.build())
+        pub_ns = time.monotonic_ns()
+        self.published += 1
+        if self._regular:
+            if self._last_pub_ns is not None:
+                period = pub_ns - self._last_pub_ns
+                if period < 3 * self.period_ns:  # gaps from mode changes are not jitter
+                    self.metrics.cmd_jitter_us.add(abs(period - self.period_ns) * 1e-3)
+            self._last_pub_ns = pub_ns
+        out = self.s.policy_out
+        fresh_policy = mode is Mode.POLICY and out is not None and out.seq != self._last_seq
+        if fresh_policy:
+            self._last_seq = out.seq
+            self.metrics.state_to_cmd_us.add((pub_ns - out.start_ns) * 1e-3)
+        if self.recorder is not None:
+            self.recorder.record(
+                now_ns,
+                "/deploy/command",
+                {
+                    "t_ns": now_ns,
+                    "pub_ns": pub_ns,
+                    "mode": str(mode),
+                    "targets": None if targets is None else targets.tolist(),
+                    "damping_kd": self.damping_kd if mode is Mode.DAMP else None,
+                    "limits": [str(c) for c in causes],
+                    "policy_seq": out.seq if fresh_policy else None,
+                    "regular": self._regular,
+                    "lowstate_tick": None if self.state is None else int(self.state.tick),
+                },
+            )
+
+    def _event(self, now_ns: int, kind: str, text: str) -> None:
+        if self.recorder is not None:
+            self.recorder.record(
+                now_ns, "/deploy/event", {"t_ns": now_ns, "kind": kind, "text": text}
+            )
+
+
+def _motor_thresholds(sc: Any) -> MotorThresholds:
+    return MotorThresholds(
+        max_lost_per_window=sc.max_lost_per_window,
+        lost_window_s=sc.lost_window_s,
+        max_temperature_c=sc.max_temperature_c,
+        min_battery_v=sc.min_battery_v,
+    )

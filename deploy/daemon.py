@@ -1,0 +1,245 @@
+"""The daemon: two real-time loop threads and a supervisor (the main thread).
+
+Command loop: `CommandLoop.tick` at absolute deadlines (default 500 Hz), SCHED_FIFO when allowed.
+Policy loop: `PolicyLoop.tick` every control period, half a command period off the command
+ticks; each output is published at once through an extra command-loop tick.
+Supervisor (10 Hz): --auto timer, --duration, signals, foreign-publisher poll, sim ground truth,
+periodic metrics; it ends the run only after damping has been published, and publishes damping
+itself after the loops stop (and from any loop that dies by exception).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from deploy.command_loop import CommandLoop, Shared
+from deploy.config import DeployCfg
+from deploy.io.lowstate import RobotState
+from deploy.metrics import LoopMetrics
+from deploy.policy_loop import PolicyLoop
+from deploy.recorder import FlightRecorder
+from deploy.timing import (
+    boost_helper_threads,
+    next_deadline_ns,
+    quiet_gc,
+    realtime_thread,
+    sleep_until_ns,
+)
+from safety import Cause, Mode
+
+SUPERVISOR_PERIOD_S = 0.1
+FINAL_DAMPING_MESSAGES = 10  # sent after the loops stop, one command period apart
+
+
+@dataclass
+class RunOptions:
+    auto: bool
+    duration_s: float | None
+    sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth, --sim only
+    foreign_writers: Callable[[], int] | None  # count of other rt/lowcmd writers
+    nominal_height_m: float
+
+
+class Daemon:
+    def __init__(
+        self,
+        cfg: DeployCfg,
+        shared: Shared,
+        command: CommandLoop,
+        policy: PolicyLoop,
+        metrics: LoopMetrics,
+        recorder: FlightRecorder | None,
+        options: RunOptions,
+        log: Callable[[str], None],
+    ) -> None:
+        self.cfg = cfg
+        self.s = shared
+        self.command = command
+        self.policy = policy
+        policy.publish_now = self.publish_now
+        self.metrics = metrics
+        self.recorder = recorder
+        self.opts = options
+        self.log = log
+        self.stop = threading.Event()
+        self.signal: Cause | None = None
+        self._t0 = time.monotonic()
+        self.failed: BaseException | None = None
+        self._cmd_lock = threading.Lock()  # LowCmd writer: command loop, then the supervisor
+        self._truth: list[tuple[float, float]] = []  # (height, velocity error^2) in POLICY
+        self._min_height = np.inf
+
+    # --- loops ------------------------------------------------------------------------------
+    def _loop(
+        self, name: str, tick: Callable[[int], None], period_ns: int, phase_ns: int, prio: int
+    ) -> None:
+        timing = self.cfg.timing
+        realtime_thread(prio, timing.cpus, self.log)
+        spin_ns = int(timing.spin_us * 1e3)
+        deadline = self.origin_ns + phase_ns
+        try:
+            while not self.stop.is_set():
+                now = sleep_until_ns(deadline, spin_ns)
+                with self._cmd_lock if name == "command" else nullcontext():
+                    tick(now)
+                deadline, _ = next_deadline_ns(deadline, period_ns, time.monotonic_ns())
+        except BaseException as exc:  # a dead loop must still leave the robot damped
+            self.failed = exc
+            self.metrics.event(str(Cause.EXCEPTION))
+            self.log(f"{name} loop failed: {exc!r}; damping")
+            self.stop.set()
+
+    def _start_loops(self) -> list[threading.Thread]:
+        timing = self.cfg.timing
+        cmd_period = int(round(1e9 / timing.command_hz))
+        pol_period = int(round(self.policy.period_s * 1e9))
+        self.origin_ns = time.monotonic_ns() + 20_000_000  # both loops start on one grid
+        threads = [
+            threading.Thread(
+                target=self._loop,
+                args=("command", self.command.tick, cmd_period, 0, timing.rt_priority),
+                name="command-loop",
+                daemon=True,
+            ),
+            threading.Thread(
+                target=self._loop,
+                args=(
+                    "policy",
+                    self.policy.tick,
+                    pol_period,
+                    cmd_period // 2,
+                    timing.rt_priority - 1,
+                ),
+                name="policy-loop",
+                daemon=True,
+            ),  # fmt: skip
+        ]
+        for t in threads:
+            t.start()
+        return threads
+
+    def publish_now(self, state: RobotState, count: int, received_s: float) -> None:
+        """An extra command-loop tick from the policy thread on the state it parsed."""
+        with self._cmd_lock:
+            adopted = self.command.adopt_state(state, count, received_s)
+            self.command.tick(time.monotonic_ns(), regular=False, adopted=adopted)
+
+    # --- supervisor -------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        """Run until the end of the run; always leaves the robot damped. Returns the final
+        metrics dict (the JSON line's content)."""
+        self.metrics.visit(str(Mode.CONNECT))
+        threads = self._start_loops()
+        time.sleep(0.05)
+        if self.cfg.timing.rt_priority > 0:
+            boost_helper_threads(self.cfg.timing.helper_priority, self.log)
+        quiet_gc()  # after the loops and their buffers exist: nothing left to collect
+        start = self._t0 = time.monotonic()
+        next_print = start + self.cfg.timing.metrics_every_s
+        next_foreign = start
+        try:
+            while not self._finished():
+                now = time.monotonic()
+                self._supervise()
+                if self.opts.foreign_writers is not None and now >= next_foreign:
+                    next_foreign = now + self.cfg.safety.foreign_poll_s
+                    if self.opts.foreign_writers() > 0:
+                        self.s.trips.append(Cause.FOREIGN_PUBLISHER)
+                if now >= next_print:
+                    next_print = now + self.cfg.timing.metrics_every_s
+                    self.log(self.metrics.line())
+                time.sleep(SUPERVISOR_PERIOD_S)
+        finally:
+            self.s.trips.append(self.signal or Cause.END_OF_RUN)
+            time.sleep(2.0 / self.cfg.timing.command_hz)  # let the loop damp on its own first
+            self.stop.set()
+            for t in threads:
+                t.join(timeout=1.0)
+            self.final_damping()
+        return self.metrics.final(fell=self._fell()) | self._sim_metrics()
+
+    def _finished(self) -> bool:
+        if self.stop.is_set():
+            return True
+        if self.s.mode is not Mode.DAMP:
+            return False
+        in_damp_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        ending = self.opts.auto or self.signal is not None or self._duration_over()
+        return ending and in_damp_s >= self.cfg.auto.exit_after_damp_s
+
+    def _duration_over(self) -> bool:
+        d = self.opts.duration_s
+        return d is not None and time.monotonic() - self._t0 >= d
+
+    def _supervise(self) -> None:
+        if self.signal is not None:
+            self.s.trips.append(self.signal)
+        if self._duration_over():
+            self.s.trips.append(Cause.END_OF_RUN)
+        if self.opts.auto:
+            self._auto_step()
+        if self.opts.sim_truth is not None and self.s.mode is Mode.POLICY:
+            self._sample_truth()
+
+    def _auto_step(self) -> None:
+        mode, since_s = self.s.mode, (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        auto = self.cfg.auto
+        if mode is Mode.PASSIVE and since_s >= auto.passive_s:
+            self.s.requests.append(Mode.STAND)
+        elif (
+            mode is Mode.STAND
+            and self.s.stand_done
+            and since_s >= self.command.stand_duration_s + auto.stand_hold_s
+        ):
+            self.s.requests.append(Mode.POLICY)
+
+    # --- sim ground truth -------------------------------------------------------------------
+    def _sample_truth(self) -> None:
+        try:
+            truth = self.opts.sim_truth()
+        except (OSError, RuntimeError, ValueError):
+            return  # the sim is a measuring aid: a lost datagram is not a fault
+        in_policy_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        height = float(truth["base_height_m"])
+        self._min_height = min(self._min_height, height)
+        if in_policy_s < self.cfg.motion.blend_s:
+            return
+        v = truth["base_lin_vel_body_m_s"]
+        w = truth["base_ang_vel_body_rad_s"]
+        c = self.policy.command
+        err2 = (v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 + (w[2] - c[2]) ** 2
+        self._truth.append((height, err2))
+
+    def _fell(self) -> bool:
+        tilted = str(Cause.TILT) in self.metrics.safety_events
+        return tilted or self._min_height < 0.5 * self.opts.nominal_height_m
+
+    def _sim_metrics(self) -> dict[str, Any]:
+        if self.opts.sim_truth is None:
+            return {}
+        if not self._truth:
+            return {"mean_base_height_m": None, "vel_tracking_rmse": None}
+        rows = np.array(self._truth)
+        return {
+            "mean_base_height_m": round(float(rows[:, 0].mean()), 4),
+            "vel_tracking_rmse": round(float(np.sqrt(rows[:, 1].mean())), 4),
+        }
+
+    # --- always damp ------------------------------------------------------------------------
+    def final_damping(self) -> None:
+        """Damping messages after the loops stopped (or died): the last thing the robot hears."""
+        with self._cmd_lock:
+            period_s = 1.0 / self.cfg.timing.command_hz
+            for _ in range(FINAL_DAMPING_MESSAGES):
+                self.command.builder.set_damping(self.command.damping_kd)
+                self.command.publish(self.command.builder.build())
+                time.sleep(period_s)
+        if self.s.mode is not Mode.DAMP:
+            self.metrics.visit(str(Mode.DAMP))

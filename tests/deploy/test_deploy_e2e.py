@@ -1,0 +1,184 @@
+"""genpo-deploy end to end over real CycloneDDS on loopback against genpo-sim.
+
+Each test owns one DDS domain in 150-199 and bounds every wait."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from deploy.sim.launch import SimProcess
+from robots import get_robot
+from tests.conftest import REPO
+from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
+
+FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
+
+
+def _args(robot: str, domain: int, policy: Path, sim: SimProcess, *extra: str) -> list[str]:
+    port = sim.ready["control_port"]
+    return ["--robot", robot, "--sim", "--domain", str(domain), "--policy", str(policy),
+            "--set", f"sim.control_port={port}", *extra]  # fmt: skip
+
+
+def _started_sim(robot: str, domain: int, *extra: str) -> SimProcess:
+    # H1 cannot stand under PD alone (robots/h1.py): it is brought up hoisted, as on the robot.
+    band = ("--band",) if robot == "h1" else ()
+    sim = SimProcess(robot, domain, 90.0, *band, *extra).__enter__()
+    boost_sim(sim.proc.pid)
+    return sim
+
+
+@pytest.mark.parametrize(("robot", "domain"), [("go2", 150), ("h1", 151)])
+def test_auto_walks_every_state_and_log_replays_bit_for_bit(robot, domain, artifacts, tmp_path):
+    sim = _started_sim(robot, domain)
+    try:
+        run = Deploy(*_args(robot, domain, artifacts[robot], sim, "--auto", "--duration", "9",
+                            "--log", str(tmp_path)))  # fmt: skip
+        result = run.result(timeout_s=40)
+    finally:
+        sim.__exit__(None, None, None)
+    assert result["states_visited"] == FULL_WALK, (result, "\n".join(run.lines))
+    assert result["safety_events"][-1] in ("end_of_run", "tilt")  # a random policy may fall
+    assert result["policy_ticks"] > 20
+    assert result["inference_us"]["p50"] is not None
+    assert result["mean_base_height_m"] is not None
+    logs = list(tmp_path.glob("deploy_*.mcap"))
+    assert len(logs) == 1
+    replay = subprocess.run(
+        [sys.executable, "-m", "deploy.replay", str(logs[0])],
+        cwd=REPO, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert '"mismatched": 0' in replay.stdout and '"artifact_sha256_ok": true' in replay.stdout
+
+
+@pytest.mark.parametrize(("robot", "domain"), [("go2", 152), ("h1", 153)])
+def test_estop_chord_from_every_state_ends_in_damp(robot, domain, artifacts):
+    """Go2 reuses one sim (each run stands it up again from where it lies); a damped H1 hangs
+    tilted in its band, which would trip the tilt guard first, so it gets a fresh sim per run."""
+    sim = _started_sim(robot, domain)
+    try:
+        sim.control.press("L2", "B", hold_s=8.0)  # held before the daemon connects
+        run = Deploy(*_args(robot, domain, artifacts[robot], sim, "--auto"))
+        result = run.result(timeout_s=30)
+        assert result["states_visited"] == ["CONNECT", "DAMP"], run.lines
+        assert result["safety_events"] == ["estop"]
+        time.sleep(8.0)  # let the held chord go
+        for state, setting in (("PASSIVE", "auto.passive_s=60"),
+                               ("STAND", "auto.stand_hold_s=60"), ("POLICY", None)):  # fmt: skip
+            if robot == "h1":
+                sim.__exit__(None, None, None)
+                sim = _started_sim(robot, domain)
+            _estop_in(state, setting, robot, domain, artifacts[robot], sim)
+    finally:
+        sim.__exit__(None, None, None)
+
+
+def _estop_in(state: str, setting: str | None, robot, domain, policy, sim) -> None:
+    extra = ["--auto"] + (["--set", setting] if setting else [])
+    run = Deploy(*_args(robot, domain, policy, sim, *extra))
+    assert run.wait_for(f"-> {state}", timeout_s=30), "\n".join(run.lines)
+    time.sleep(0.3)
+    sim.control.press("L2", "B", hold_s=0.3)
+    result = run.result(timeout_s=30)
+    visited = result["states_visited"]
+    assert visited[-2:] == [state, "DAMP"], (state, visited, run.lines)
+    assert result["safety_events"][0] == "estop", (state, result)
+
+
+def test_frozen_lowstate_damps_within_two_command_periods(artifacts):
+    domain, robot = 154, get_robot("go2")
+    spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
+    sim = _started_sim("go2", domain, "--freeze-after-s", "7")
+    try:
+        run = Deploy(*_args("go2", domain, artifacts["go2"], sim, "--auto", "--set",
+                            "auto.stand_hold_s=60"))  # fmt: skip
+        result = run.result(timeout_s=40)
+    finally:
+        sim.__exit__(None, None, None)
+        spy.close()
+    assert result["states_visited"][-2:] == ["STAND", "DAMP"], run.lines
+    assert result["safety_events"] == ["tick_stalled"]
+    pairs = zip(spy.states[1:], spy.states[:-1], strict=True)
+    advancing = [t for (t, tick), (_, prev) in pairs if tick != prev]
+    last_fresh = advancing[-1]
+    commanded = [t for t, damping in spy.cmds if not damping and t <= last_fresh]
+    damped = [t for t, damping in spy.cmds if damping and t > last_fresh]
+    assert commanded and damped
+    reaction_s = (damped[0] - last_fresh) * 1e-9  # sim publish -> damping publish
+    stale_s, period_s = 0.06, 1 / 500  # configs/deploy/sim.yaml, DeployCfg.timing.command_hz
+    print(f"frozen LowState: damping {1e3 * (reaction_s - stale_s):.2f} ms after the stale limit")
+    assert reaction_s <= stale_s + 2 * period_s
+
+
+def test_nan_policy_output_damps(artifacts):
+    domain = 155
+    sim = _started_sim("go2", domain)
+    try:
+        run = Deploy(*_args("go2", domain, artifacts["go2_nan"], sim, "--auto", "--duration", "15"))
+        result = run.result(timeout_s=40)
+    finally:
+        sim.__exit__(None, None, None)
+    assert result["states_visited"] == FULL_WALK, (result, "\n".join(run.lines))
+    assert result["safety_events"][0] == "nonfinite_action"
+    assert result["policy_ticks"] >= 1
+
+
+def test_sigterm_mid_walk_publishes_damping_before_exit(artifacts):
+    domain, robot = 156, get_robot("go2")
+    spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
+    sim = _started_sim("go2", domain)
+    try:
+        run = Deploy(*_args("go2", domain, artifacts["go2"], sim, "--auto"))
+        assert run.wait_for("-> POLICY", timeout_s=30), "\n".join(run.lines)
+        time.sleep(1.0)
+        run.proc.send_signal(signal.SIGTERM)
+        result = run.result(timeout_s=20)
+        exited_ns = time.time_ns()  # after the process was reaped: an upper bound of its exit
+    finally:
+        sim.__exit__(None, None, None)
+        spy.close()
+    assert result["safety_events"] == ["signal"]
+    assert result["states_visited"][-2:] == ["POLICY", "DAMP"]
+    damping = [t for t, d in spy.cmds if d]
+    assert len(damping) >= 10 and damping[-1] < exited_ns
+    assert spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
+
+
+def test_artifact_for_another_robot_is_refused_and_nothing_published(artifacts):
+    domain, robot = 157, get_robot("go2")
+    spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
+    try:
+        run = Deploy("--robot", "go2", "--sim", "--domain", str(domain), "--policy",
+                     str(artifacts["h1"]), "--auto")  # fmt: skip
+        rc, out = run.finish(timeout_s=30)
+        time.sleep(1.0)
+    finally:
+        spy.close()
+    assert rc == 2 and out == ""
+    assert len(run.lines) == 1 and "exported for robot 'h1' but this is 'go2'" in run.lines[0]
+    assert spy.cmds == []
+
+
+SHIPPED = REPO / "assets" / "policies" / "go2_flat" / "policy.onnx"
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason=f"no trained policy shipped yet ({SHIPPED})")
+def test_shipped_go2_policy_walks_in_sim():
+    domain = 158
+    sim = _started_sim("go2", domain)
+    try:
+        run = Deploy(*_args("go2", domain, SHIPPED, sim, "--auto", "--cmd", "0.5,0,0",
+                            "--duration", "20"))  # fmt: skip
+        result = run.result(timeout_s=60)
+    finally:
+        sim.__exit__(None, None, None)
+    assert result["states_visited"] == FULL_WALK and not result["fell"]
+    assert result["safety_events"] == ["end_of_run"]
+    assert result["vel_tracking_rmse"] < 0.25
