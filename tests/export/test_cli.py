@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import write_checkpoint
 
 from export import bench
 from export.cli import main
 from robots import get_robot
 from robots.artifact import ARTIFACT_KEY, parse_artifact, verify_golden
+from tests.export.conftest import write_checkpoint
 
 FAST = ["--latency-calls", "10"]
 

@@ -10,7 +10,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from conftest import FAST
 
 from export.exporter import ExportOptions, export_checkpoint
 from export.graph import reference_action
@@ -25,6 +24,7 @@ from robots.artifact import (
     verify_golden,
 )
 from robots.contract import make_contract
+from tests.export.conftest import FAST
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
 
 

@@ -6,9 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FAST
-
 from export.exporter import ExportOptions, export_checkpoint
+from tests.export.conftest import FAST
 
 SCRIPT = """
 import sys

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FAST
 
 from export.exporter import ExportOptions, export_checkpoint
+from tests.export.conftest import FAST
 
 
 @pytest.mark.gpu
