@@ -13,6 +13,7 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,7 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
     refusals never touch it)."""
     from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
-    from deploy.io.channels import SIM_DOMAIN, LatestSample, open_dds
+    from deploy.io.channels import SIM_DOMAIN, open_dds
     from deploy.io.foreign import ForeignWriterMonitor
 
     if robot.idl_family != "go":
@@ -123,9 +124,20 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
 
         release_sport_mode(domain, log=log)
     writer = node.writer(robot.topics.lowcmd, LowCmd_)
-    state = LatestSample(node, robot.topics.lowstate, LowState_)
+    # No listener: the command loop takes samples itself, so LowState deserialization (~0.2 ms
+    # each in Python) runs in the loop that needs it instead of a DDS thread holding the GIL.
+    reader = node.reader(robot.topics.lowstate, LowState_)
+
+    def take_newest() -> Any:
+        newest = None
+        for sample in reader.take(N=32):
+            if hasattr(sample, "tick"):  # skip InvalidSample markers (a writer went away)
+                newest = sample
+        return newest
+
     monitor = ForeignWriterMonitor(node, robot.topics.lowcmd, (writer,))
-    return {"node": node, "writer": writer, "state": state, "monitor": monitor}
+    return {"node": node, "writer": writer, "reader": reader, "take": take_newest,
+            "monitor": monitor}  # fmt: skip
 
 
 def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
@@ -145,7 +157,7 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
         kd=np.array(facts.kd),
     )
     command = CommandLoop(
-        shared, io["state"], LowStateParser(robot), make_lowcmd_builder(robot),
+        shared, io["take"], LowStateParser(robot), make_lowcmd_builder(robot),
         io["writer"].write, limits, keys, cfg, np.array(contract.action.offset),
         cfg.motion.damping_kd or robot.damping_kd, contract.control_dt_s, metrics, recorder, log,
     )  # fmt: skip
@@ -157,7 +169,7 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
         sticks = StickCommand(contract.command_ranges, cfg.commands.deadband,
                               cfg.commands.slew_per_s)  # fmt: skip
     policy_loop = PolicyLoop(
-        shared, io["state"], LowStateParser(robot), policy.runtime, contract, sticks, fixed,
+        shared, command, threading.Lock(), policy.runtime, contract, sticks, fixed,
         metrics, recorder, log,
     )  # fmt: skip
     options = RunOptions(
@@ -231,10 +243,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def close_robot(io: dict[str, Any]) -> None:
-    """Detach the LowState listener before DDS entities are deleted: deleting a reader whose
-    listener may still fire (it needs the GIL) deadlocks at interpreter exit."""
-    io["state"].reader.set_listener(None)
-    for key in ("monitor", "state", "writer"):
+    """Drop the DDS entities in order (monitor, reader, writer) while the process is intact."""
+    for key in ("monitor", "take", "reader", "writer"):
         io.pop(key, None)
 
 

@@ -1,9 +1,13 @@
 """The command loop (default 500 Hz): owns the state machine and every safety layer, and is the
 only writer of LowCmd while it runs.
 
-Each tick: parse the newest LowState -> watchdogs, e-stop, tilt, motor health -> apply requested
-transitions -> targets for the mode (stand trajectory, blended policy output) -> `safe_targets`
--> LowCmd. Any trip cause switches to DAMP in the same tick, before anything else is published.
+Each tick first publishes the LowCmd prepared by the previous tick, so the message leaves at a
+fixed phase whatever the rest costs (take + parse of a LowState vary by hundreds of us). Then:
+take the newest LowState -> watchdogs, e-stop, tilt, motor health -> requested transitions ->
+targets for the mode (stand trajectory, blended policy output) -> `safe_targets` -> prepare the
+next LowCmd. A trip prepares damping and publishes it at once, not a period later.
+The policy loop calls `refresh_state` and `publish_policy` (under the daemon's lock) so a new
+policy output goes out as soon as it exists.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ class CommandLoop:
     def __init__(
         self,
         shared: Shared,
-        state_source: Any,  # .sample, .count, .received_s (deploy.io.channels.LatestSample)
+        take: Callable[[], Any],  # the newest LowState sample from DDS, or None
         parser: LowStateParser,
         builder: LowCmdBuilder,
         publish: Callable[[Any], None],
@@ -93,7 +97,7 @@ class CommandLoop:
         log: Callable[[str], None],
     ) -> None:
         self.s = shared
-        self.source = state_source
+        self.take = take
         self.parser = parser
         self.builder = builder
         self.publish = publish
@@ -113,13 +117,15 @@ class CommandLoop:
         self.deadline: PolicyDeadline | None = None
         self.period_ns = int(round(1e9 / settings.timing.command_hz))
         self.state: RobotState | None = None
-        self._seen = 0
+        self.state_ns = 0  # when the current state was taken from DDS
         self._prev_keys = 0
         self.prev_targets = np.array(default_q, dtype=np.float64)
         self._stand: StandTrajectory | None = None
         self._blend_from = self.prev_targets.copy()
         self._last_pub_ns: int | None = None  # last regular publish
-        self._regular = True
+        self._prepared: tuple[Mode, np.ndarray | None, tuple] | None = None  # in the builder
+        self._dirty = True  # the builder holds content not yet built into a message
+        self._msg: Any = None
         self._refusals: set[str] = set()
         self._last_seq = -1
         self._gravity = np.zeros(3)
@@ -130,60 +136,41 @@ class CommandLoop:
         return 0.0 if self._stand is None else self._stand.duration_s
 
     # --- one tick ---------------------------------------------------------------------------
-    def tick(self, now_ns: int, regular: bool = True, adopted: bool = False) -> None:
-        """One tick. `regular=False`: an extra tick right after a policy output, so the new
-        targets go out without waiting for the next period (LowState -> LowCmd latency); it is
-        left out of the period-jitter statistics. `adopted`: the state was handed over by
-        `adopt_state` just before (no second parse of the same message)."""
-        self._regular = regular
-        fresh = adopted or self._read_state()
+    def tick(self, now_ns: int) -> None:
+        """One regular tick (see the module docstring)."""
+        self._publish(now_ns, regular=True)
+        fresh = self._read_state()
         causes = self._checks(now_ns, fresh)
         self._apply_requests(now_ns)
+        before = self.s.mode
         for cause in causes:
             self._trip(cause, now_ns)
-        mode = self.s.mode
-        if mode is Mode.CONNECT:
-            self._maybe_connect(now_ns, causes)
-            return
-        if mode is Mode.PASSIVE:
-            if self.cfg.motion.passive_kd > 0:
-                self.builder.set_damping(self.cfg.motion.passive_kd)
-                self._send(now_ns, mode, None, ())
-            return
-        if mode is Mode.DAMP:
-            self._send_damping(now_ns)
-            return
-        self._drive(now_ns, mode, Cause.STATE_HOLD in causes)
+        self._prepare(now_ns, causes)
+        if self.s.mode is Mode.DAMP and before is not Mode.DAMP:
+            self._publish(now_ns, regular=False)  # a trip damps now, not a period later
+
+    def refresh_state(self) -> RobotState | None:
+        """Take and parse the newest LowState if one is waiting (policy loop, under the lock)."""
+        self._read_state()
+        return self.state
+
+    def publish_policy(self, now_ns: int) -> None:
+        """Publish a fresh policy output at once through the same safety pipeline."""
+        if self.s.mode is Mode.POLICY:
+            self._prepare(now_ns, ())
+            self._publish(now_ns, regular=False)
 
     def _read_state(self) -> bool:
-        """Parse the newest LowState if one arrived; False when nothing new or its CRC is bad."""
-        count = self.source.count
-        if count == self._seen:
+        """Take the newest LowState; False when none arrived or its CRC is bad."""
+        sample = self.take()
+        if sample is None:
             return False
-        received_s = self.source.received_s
-        return self._accept(self.parser.parse(self.source.sample), count, received_s)
-
-    def adopt_state(self, state: RobotState, count: int, received_s: float) -> bool:
-        """Take a LowState the policy loop already parsed (message number `count`), copying its
-        arrays; False when it is not newer than what this loop has or its CRC was bad."""
-        if count <= self._seen:
-            return False
-        mine = self.parser.state
-        for name in RobotState.__slots__:
-            value = getattr(state, name)
-            if isinstance(value, np.ndarray):
-                getattr(mine, name)[:] = value
-            else:
-                setattr(mine, name, value)
-        return self._accept(mine, count, received_s)
-
-    def _accept(self, state: RobotState, count: int, received_s: float) -> bool:
-        self._seen = count
+        state = self.parser.parse(sample)
         if not state.crc_ok:
             return False  # a corrupted frame is ignored; the age watchdog covers a bad stream
         self.state = state
-        recv_ns = int(received_s * 1e9)
-        cause = self.state_dog.observe(int(state.tick), recv_ns)
+        self.state_ns = time.monotonic_ns()
+        cause = self.state_dog.observe(int(state.tick), self.state_ns)
         if cause is not None:
             self.s.trips.append(cause)
         self.s.keys = state.remote.keys
@@ -248,7 +235,7 @@ class CommandLoop:
             if new is not self.s.mode:
                 self._enter(new, now_ns, f"requested {target}")
 
-    def _maybe_connect(self, now_ns: int, causes: list[Cause]) -> None:
+    def _maybe_connect(self, now_ns: int, causes: tuple | list) -> None:
         if not causes and self.state is not None:
             new, _ = request(self.s.mode, Mode.PASSIVE, self._guards(now_ns))
             if new is Mode.PASSIVE:
@@ -282,12 +269,35 @@ class CommandLoop:
             self._blend_from = self.prev_targets.copy()
             self.deadline = PolicyDeadline(self.policy_period_s, self.cfg.safety.policy_grace_s)
 
-    # --- driving modes ----------------------------------------------------------------------
-    def _drive(self, now_ns: int, mode: Mode, hold: bool) -> None:
+    # --- preparing the next LowCmd -----------------------------------------------------------
+    def _prepare(self, now_ns: int, causes: tuple | list) -> None:
+        mode = self.s.mode
+        if mode is Mode.CONNECT:
+            self._maybe_connect(now_ns, causes)
+            self._prepared = None
+        elif mode is Mode.PASSIVE:
+            kd = self.cfg.motion.passive_kd  # 0: publish nothing (the motors stay passive)
+            self._prepared = None
+            if kd > 0:
+                self._dirty = True
+                self.builder.set_damping(kd)
+                self._prepared = (mode, None, ())
+        elif mode is Mode.DAMP:
+            self._prepare_damping()
+        else:
+            self._prepare_targets(now_ns, mode, Cause.STATE_HOLD in causes)
+
+    def _prepare_damping(self) -> None:
+        if self._prepared is None or self._prepared[0] is not Mode.DAMP:
+            self.builder.set_damping(self.damping_kd)
+            self._dirty = True
+        self._prepared = (Mode.DAMP, None, ())
+
+    def _prepare_targets(self, now_ns: int, mode: Mode, hold: bool) -> None:
         st = self.state
         if st is None:  # cannot happen after CONNECT; any doubt ends in damping
             self._trip(Cause.STALE_STATE, now_ns)
-            self._send_damping(now_ns)
+            self._prepare_damping()
             return
         if hold:
             wanted = self.prev_targets  # LowState briefly late: hold the last safe targets
@@ -302,11 +312,14 @@ class CommandLoop:
         if trips:
             for cause in trips:
                 self._trip(cause, now_ns)
-            self._send_damping(now_ns)
+            self._prepare_damping()
             return
         self.prev_targets[:] = targets
-        self.builder.set_targets(targets, self.lim.kp, self.lim.kd)
-        self._send(now_ns, mode, targets, causes)
+        same = self._prepared is not None and self._prepared[1] is not None
+        if not (same and np.array_equal(targets, self._prepared[1])):
+            self.builder.set_targets(targets, self.lim.kp, self.lim.kd)
+            self._dirty = True  # else the last built message (and its CRC) is still right
+        self._prepared = (mode, targets, causes)
 
     def _policy_targets(self, now_ns: int) -> np.ndarray:
         out = self.s.policy_out
@@ -316,20 +329,22 @@ class CommandLoop:
         return blend(self._blend_from, out.targets, t_s, self.cfg.motion.blend_s)
 
     # --- publishing -------------------------------------------------------------------------
-    def _send_damping(self, now_ns: int) -> None:
-        self.builder.set_damping(self.damping_kd)
-        self._send(now_ns, Mode.DAMP, None, ())
-
-    def _send(self, now_ns: int, mode: Mode, targets: np.ndarray | None, causes: tuple) -> None:
-        self.publish(self.builder.build())
+    def _publish(self, now_ns: int, regular: bool) -> None:
+        if self._prepared is None:
+            self._last_pub_ns = None
+            return
+        if self._dirty:
+            self._msg = self.builder.build()  # set fields + CRC: ~0.15 ms, only on change
+            self._dirty = False
+        self.publish(self._msg)
         pub_ns = time.monotonic_ns()
         self.published += 1
-        if self._regular:
+        if regular:
             if self._last_pub_ns is not None:
                 period = pub_ns - self._last_pub_ns
-                if period < 3 * self.period_ns:  # gaps from mode changes are not jitter
-                    self.metrics.cmd_jitter_us.add(abs(period - self.period_ns) * 1e-3)
+                self.metrics.cmd_jitter_us.add(abs(period - self.period_ns) * 1e-3)
             self._last_pub_ns = pub_ns
+        mode, targets, causes = self._prepared
         out = self.s.policy_out
         fresh_policy = mode is Mode.POLICY and out is not None and out.seq != self._last_seq
         if fresh_policy:
@@ -347,7 +362,7 @@ class CommandLoop:
                     "damping_kd": self.damping_kd if mode is Mode.DAMP else None,
                     "limits": [str(c) for c in causes],
                     "policy_seq": out.seq if fresh_policy else None,
-                    "regular": self._regular,
+                    "regular": regular,
                     "lowstate_tick": None if self.state is None else int(self.state.tick),
                 },
             )

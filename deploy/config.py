@@ -67,7 +67,7 @@ class TimingCfg:
     rt_priority: int = 80  # SCHED_FIFO priority of the command loop (policy loop: one less)
     helper_priority: int = 50  # SCHED_FIFO for DDS, recorder and supervisor threads
     cpus: tuple[int, ...] = ()  # CPUs to pin the daemon to; empty = leave as is
-    budget_calls: int = 300  # inference calls timed by the budget gate at start
+    budget_calls: int = 1000  # inference calls timed by the budget gate at start
     metrics_every_s: float = 5.0
 
 

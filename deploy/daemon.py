@@ -21,7 +21,6 @@ import numpy as np
 
 from deploy.command_loop import CommandLoop, Shared
 from deploy.config import DeployCfg
-from deploy.io.lowstate import RobotState
 from deploy.metrics import LoopMetrics
 from deploy.policy_loop import PolicyLoop
 from deploy.recorder import FlightRecorder
@@ -63,7 +62,6 @@ class Daemon:
         self.s = shared
         self.command = command
         self.policy = policy
-        policy.publish_now = self.publish_now
         self.metrics = metrics
         self.recorder = recorder
         self.opts = options
@@ -72,7 +70,7 @@ class Daemon:
         self.signal: Cause | None = None
         self._t0 = time.monotonic()
         self.failed: BaseException | None = None
-        self._cmd_lock = threading.Lock()  # LowCmd writer: command loop, then the supervisor
+        self._cmd_lock = policy.lock  # one LowCmd writer at a time: the loops, then the supervisor
         self._truth: list[tuple[float, float]] = []  # (height, velocity error^2) in POLICY
         self._min_height = np.inf
 
@@ -124,12 +122,6 @@ class Daemon:
         for t in threads:
             t.start()
         return threads
-
-    def publish_now(self, state: RobotState, count: int, received_s: float) -> None:
-        """An extra command-loop tick from the policy thread on the state it parsed."""
-        with self._cmd_lock:
-            adopted = self.command.adopt_state(state, count, received_s)
-            self.command.tick(time.monotonic_ns(), regular=False, adopted=adopted)
 
     # --- supervisor -------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:

@@ -1,24 +1,24 @@
 """The policy loop (the artifact's control period, 50 Hz for the shipped tasks).
 
-Runs only in POLICY. Each tick: parse the newest LowState (its own parser: the freshest state,
-no lock with the command loop) -> velocity command -> observation -> NaN guard -> inference ->
-NaN guard -> targets = offset + scale * clip(action) -> hand to the command loop, and run one
-extra command-loop tick at once (same lock, same safety pipeline) so the LowState -> LowCmd path
-is parse + obs + inference + safety + serialize, not that plus up to a command period. Policy
-ticks sit half a command period away from the regular command ticks so the two rarely collide.
+Runs only in POLICY. Each tick: under the command loop's lock, take the newest LowState through
+the command loop (one reader, one parser, its watchdogs see it) and copy what the policy reads
+-> velocity command -> observation -> NaN guard -> inference -> NaN guard -> targets = offset +
+scale * clip(action) -> under the lock again, the command loop publishes them at once through
+its safety pipeline. The LowState -> LowCmd latency is therefore obs + inference + safety +
+serialize, not that plus up to a command period. Policy ticks sit half a command period away
+from the regular command ticks so the two rarely contend for the lock.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from deploy.command_loop import PolicyOutput, Shared
+from deploy.command_loop import CommandLoop, PolicyOutput, Shared
 from deploy.commands import StickCommand
-from deploy.io.lowstate import LowStateParser, RobotState
 from deploy.metrics import LoopMetrics
 from deploy.observation import ObservationBuilder
 from deploy.policy import PolicyRuntime
@@ -33,8 +33,8 @@ class PolicyLoop:
     def __init__(
         self,
         shared: Shared,
-        state_source: Any,
-        parser: LowStateParser,
+        command_loop: CommandLoop,
+        lock: threading.Lock,
         runtime: PolicyRuntime,
         contract: PolicyContract,
         sticks: StickCommand | None,
@@ -42,12 +42,10 @@ class PolicyLoop:
         metrics: LoopMetrics,
         recorder: FlightRecorder | None,
         log: Callable[[str], None],
-        publish_now: Callable[[RobotState, int, float], None] | None = None,
     ) -> None:
         self.s = shared
-        self.publish_now = publish_now
-        self.source = state_source
-        self.parser = parser
+        self.cmd = command_loop
+        self.lock = lock
         self.runtime = runtime
         self.obs_builder = ObservationBuilder(contract)
         self.period_s = contract.control_dt_s
@@ -62,27 +60,35 @@ class PolicyLoop:
         self.recorder = recorder
         self.log = log
         self.seq = 0
+        n = contract.num_actions
+        self.q, self.dq = np.zeros(n), np.zeros(n)
+        self.quat, self.gyro = np.array([1.0, 0, 0, 0]), np.zeros(3)
+        self.tick_id = 0
+
+    def _read_state(self) -> int | None:
+        """Newest LowState copied into the policy's buffers; returns when it was taken (ns)."""
+        with self.lock:
+            st = self.cmd.refresh_state()
+            if st is None:
+                return None
+            self.q[:], self.dq[:] = st.q_rad, st.dq_rad_s
+            self.quat[:], self.gyro[:] = st.quat_wxyz, st.gyro_rad_s
+            self.tick_id = int(st.tick)
+            return self.cmd.state_ns
 
     def tick(self, now_ns: int) -> None:
         if self.s.mode is not Mode.POLICY:
             return
-        start_ns = time.monotonic_ns()
-        count, received_s = self.source.count, self.source.received_s
-        state = self.parser.parse(self.source.sample)
-        if not state.crc_ok:
+        taken_ns = self._read_state()
+        if taken_ns is None:
             return  # no output this period: the command loop counts the miss and reuses
-        age_us = (start_ns - int(received_s * 1e9)) * 1e-3
+        start_ns = time.monotonic_ns()  # state in hand: the LowState -> LowCmd clock starts
+        age_us = (start_ns - taken_ns) * 1e-3
         if self.sticks is not None:
             lx, ly, rx = self.s.sticks
             self.command = self.sticks.update(lx, ly, rx, self.period_s)
         obs = self.obs_builder.build(
-            state.quat_wxyz,
-            state.gyro_rad_s,
-            self.command,
-            state.q_rad,
-            state.dq_rad_s,
-            self.last_action,
-            self.runtime.obs,
+            self.quat, self.gyro, self.command, self.q, self.dq, self.last_action, self.runtime.obs
         )
         bad = finite_obs(obs)
         t0 = time.perf_counter_ns()
@@ -92,19 +98,18 @@ class PolicyLoop:
         targets = self.offset + self.scale * np.clip(action, -self.clip, self.clip)
         self.last_action[:] = action
         self.seq += 1
-        if bad is not None:
-            self.s.trips.append(bad)
-        else:
-            self.s.policy_out = PolicyOutput(self.seq, start_ns, time.monotonic_ns(), targets)
-        if self.publish_now is not None:
-            # the command loop's pipeline, now, on the state just parsed: safety, then LowCmd
-            self.publish_now(state, count, received_s)
+        with self.lock:
+            if bad is not None:
+                self.s.trips.append(bad)  # the command loop damps on its next tick
+            else:
+                self.s.policy_out = PolicyOutput(self.seq, start_ns, time.monotonic_ns(), targets)
+                self.cmd.publish_policy(time.monotonic_ns())
         self.metrics.policy_ticks += 1
         self.metrics.inference_us.add(infer_us)
         self.metrics.state_age_us.add(age_us)
-        self._record(start_ns, state, obs, action, infer_us, age_us, bad)
+        self._record(start_ns, obs, action, infer_us, age_us, bad)
 
-    def _record(self, start_ns, state, obs, action, infer_us, age_us, bad: Cause | None) -> None:
+    def _record(self, start_ns, obs, action, infer_us, age_us, bad: Cause | None) -> None:
         if self.recorder is None:
             return
         self.recorder.record(
@@ -113,11 +118,11 @@ class PolicyLoop:
             {
                 "seq": self.seq,
                 "t_ns": start_ns,
-                "lowstate_tick": int(state.tick),
-                "q": state.q_rad.tolist(),
-                "dq": state.dq_rad_s.tolist(),
-                "quat_wxyz": state.quat_wxyz.tolist(),
-                "gyro": state.gyro_rad_s.tolist(),
+                "lowstate_tick": self.tick_id,
+                "q": self.q.tolist(),
+                "dq": self.dq.tolist(),
+                "quat_wxyz": self.quat.tolist(),
+                "gyro": self.gyro.tolist(),
                 "command": self.command.tolist(),
                 "obs": obs.tolist(),
                 "action": action.tolist(),

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 _MCL_CURRENT, _MCL_FUTURE = 1, 2
 # The GIL hand-off interval: a busy thread (recorder, DDS listener) gives the GIL to a waking
 # loop thread after at most this long (CPython's default is 5 ms, longer than a command period).
-SWITCH_INTERVAL_S = 0.0002
+SWITCH_INTERVAL_S = 0.00005
 
 
 def sleep_until_ns(deadline_ns: int, spin_ns: int) -> int:

@@ -65,14 +65,19 @@ class Deploy:
         return False
 
     def finish(self, timeout_s: float) -> tuple[int, str]:
+        """Exit code and stdout; stderr stays with the reader thread (communicate() would
+        steal it)."""
         try:
-            out, _ = self.proc.communicate(timeout=timeout_s)
+            self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.communicate()
+            self.proc.wait()
             log = "\n".join(self.lines)
             raise AssertionError(f"genpo-deploy did not exit in time:\n{log}") from None
-        self._reader.join(timeout=2)
+        out = self.proc.stdout.read()
+        self._reader.join(timeout=5)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
         return self.proc.returncode, out
 
     def result(self, timeout_s: float) -> dict:
