@@ -91,8 +91,8 @@ class TrainLogger:
         if self.bar is not None:
             self.bar.set_postfix(
                 ret=f"{scalars.get('episode/mean_return', float('nan')):.2f}",
-                kl=f"{scalars.get('loss/kl_k1', float('nan')):.4f}",
-                lr=f"{scalars.get('loss/learning_rate', float('nan')):.1e}",
+                kl=f"{scalars.get('kl/k1', float('nan')):.4f}",
+                lr=f"{scalars.get('train/lr', float('nan')):.1e}",
                 sps=f"{scalars.get('perf/env_steps_per_s', 0.0):.0f}",
                 refresh=False,
             )

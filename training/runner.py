@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robots.config import to_dict
+from robots.config import dump_yaml, to_dict
 from robots.errors import UserError
 from training import distributed
 from training.checkpoint import build_policy, load_checkpoint, save_checkpoint
@@ -112,7 +112,7 @@ class OnPolicyRunner:
                 "perf/env_steps_per_s": steps / (t2 - t0),
                 "perf/collect_s": t1 - t0,
                 "perf/learn_s": t2 - t1,
-                **{f"loss/{k}": v for k, v in losses.items()},
+                **_loss_scalars(losses),
                 **action_stats,
                 **self.episodes.summary(),
             }
@@ -129,6 +129,7 @@ class OnPolicyRunner:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             write_git_info(self.log_dir)
+            dump_yaml(self.cfg, self.log_dir / "config.yaml")
         return TrainLogger(self.log_dir, start, end, self.cfg.runner.progress_bar)
 
     def _action_stats(self) -> dict[str, float]:
@@ -214,6 +215,12 @@ class OnPolicyRunner:
         set_rng_states(state["rng"])
         if state.get("env") is not None:
             self.env.load_state_dict(state["env"])
+
+
+def _loss_scalars(losses: dict[str, float]) -> dict[str, float]:
+    """TensorBoard names: KL estimates under kl/, the learning rate under train/lr."""
+    special = {"kl_k1": "kl/k1", "kl_k3": "kl/k3", "learning_rate": "train/lr"}
+    return {special.get(k, f"loss/{k}"): v for k, v in losses.items()}
 
 
 def _to_cpu(value: object) -> object:

@@ -12,8 +12,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, for `training`
 
-from train_helpers import tiny_cfg  # noqa: E402  (this script's own folder is on sys.path)
-
+from tests.training.train_helpers import tiny_cfg  # noqa: E402
 from training.distributed import init_distributed  # noqa: E402
 from training.envs_toy import PointMassEnv  # noqa: E402
 from training.runner import OnPolicyRunner  # noqa: E402

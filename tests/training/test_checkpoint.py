@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from train_helpers import tiny_cfg
 
 from robots.errors import UserError
+from tests.training.train_helpers import tiny_cfg
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint, save_checkpoint
 from training.envs_toy import PointMassEnv
 from training.runner import OnPolicyRunner

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from train_helpers import tiny_cfg
 
+from tests.training.train_helpers import tiny_cfg
 from training.envs_toy import PointMassEnv
 from training.runner import OnPolicyRunner
 

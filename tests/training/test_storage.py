@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import torch
-from train_helpers import tiny_cfg
 
+from tests.training.train_helpers import tiny_cfg
 from training.envs_toy import PointMassEnv
 from training.runner import OnPolicyRunner
 from training.storage import compute_gae

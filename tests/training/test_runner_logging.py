@@ -1,0 +1,47 @@
+"""The runner writes the promised TensorBoard scalars and run-directory files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.training.train_helpers import tiny_cfg
+from training.envs_toy import PointMassEnv
+from training.runner import OnPolicyRunner
+
+EXPECTED = {
+    "perf/env_steps_per_s",
+    "perf/collect_s",
+    "perf/learn_s",
+    "loss/surrogate",
+    "loss/value_loss",
+    "loss/compression",
+    "loss/entropy",
+    "loss/ratio_dev_first_minibatch",
+    "kl/k1",
+    "kl/k3",
+    "train/lr",
+    "action/std_0",
+    "action/std_1",
+    "action/xy_gap",
+    "action/xy_std_0",
+    "episode/mean_return",
+    "episode/mean_length",
+    "episode_terms/rew_tracking",
+    "episode_terms/rew_action",
+}
+
+
+def test_scalars_and_run_files(tmp_path: Path) -> None:
+    runner = OnPolicyRunner(PointMassEnv(num_envs=8), tiny_cfg(save_interval=1), log_dir=tmp_path)
+    runner.learn(2)  # 48 steps: every 40-step episode has ended once
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    assert tags >= EXPECTED, EXPECTED - tags
+    assert [e.step for e in events.Scalars("kl/k1")] == [1, 2]
+    assert events.Scalars("episode/mean_length")[-1].value == 40.0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"model_1.pt", "model_2.pt", "config.yaml", "git_commit.txt", "git.diff"} <= names
+    assert "flow_steps: 5" in (tmp_path / "config.yaml").read_text()
