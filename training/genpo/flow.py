@@ -10,6 +10,9 @@ Export hooks (the exporter unrolls the flow into a fixed graph without loops):
     time_embeddings() -> [K, 32]    depends only on the parameters; precompute at export.
     velocity(u, obs, temb) -> [B, d]  the velocity MLP on one (u, s, e(t_i)) triple.
     flow_steps, mix_p, action_dim   the constants of the unroll (dt = 1 / flow_steps).
+    velocity_net                    nn.Sequential: Linear(d + obs + E, h0), activation, ...,
+                                    Linear(h_last, d); its input is cat(u, s, e) in that
+                                    order, so exporters may split the first layer's weight.
 """
 
 from __future__ import annotations
