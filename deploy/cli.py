@@ -175,6 +175,7 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
     options = RunOptions(
         auto=args.auto,
         duration_s=args.duration,
+        sim=args.sim,
         sim_truth=_sim_truth(args, cfg),
         foreign_writers=lambda: len(io["monitor"].poll()),
         nominal_height_m=robot.nominal_base_height_m,

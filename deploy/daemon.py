@@ -41,7 +41,8 @@ FINAL_DAMPING_MESSAGES = 10  # sent after the loops stop, one command period apa
 class RunOptions:
     auto: bool
     duration_s: float | None
-    sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth, --sim only
+    sim: bool  # --sim: the final line carries the sim-only metrics (null without ground truth)
+    sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth (control channel)
     foreign_writers: Callable[[], int] | None  # count of other rt/lowcmd writers
     nominal_height_m: float
 
@@ -214,7 +215,7 @@ class Daemon:
         return tilted or self._min_height < 0.5 * self.opts.nominal_height_m
 
     def _sim_metrics(self) -> dict[str, Any]:
-        if self.opts.sim_truth is None:
+        if not self.opts.sim:
             return {}
         if not self._truth:
             return {"mean_base_height_m": None, "vel_tracking_rmse": None}

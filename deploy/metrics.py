@@ -66,15 +66,13 @@ class LoopMetrics:
 
     def line(self) -> str:
         """One human-readable status line."""
-        j, i, s = (
-            self.cmd_jitter_us.summary(),
-            self.inference_us.summary(),
-            self.state_to_cmd_us.summary(),
-        )
+        j, i = self.cmd_jitter_us.summary(), self.inference_us.summary()
+        s, a = self.state_to_cmd_us.summary(), self.state_age_us.summary()
         return (
             f"mode {self.states_visited[-1] if self.states_visited else '-'} | "
             f"policy ticks {self.policy_ticks}, deadline misses {self.deadline_misses} | "
-            f"cmd jitter p99 {j['p99']} us | inference p50 {i['p50']} p99 {i['p99']} us | "
+            f"cmd jitter p99 {j['p99']} us | inference p50 {i['p50']} p99 {i['p99']} max "
+            f"{i['max']} us | LowState age at inference p99 {a['p99']} us | "
             f"state->cmd p99 {s['p99']} us"
         )
 
@@ -87,7 +85,6 @@ class LoopMetrics:
             "cmd_period_jitter_us": self.cmd_jitter_us.summary(),
             "inference_us": self.inference_us.summary(),
             "state_to_cmd_us": self.state_to_cmd_us.summary(),
-            "lowstate_age_us": self.state_age_us.summary(),
             "fell": fell,
         }
         out.update(self.sim)

@@ -4,7 +4,7 @@ Starts genpo-sim (its threads at SCHED_FIFO when permitted: on the robot LowStat
 motor controller, not from a Python process competing for the CPU), runs `genpo-deploy --sim
 --auto` for `--duration` seconds, and reports the daemon's own figures: command-period jitter
 (target p99 <= 250 us), LowState -> LowCmd latency (target p99 <= 1 ms), missed policy
-deadlines, inference time and LowState age. Prints a table, then one JSON line (also written to
+deadlines and inference time. Prints a table, then one JSON line (also written to
 --out when given).
 """
 
@@ -79,8 +79,7 @@ def run_loop(robot: str, policy: Path, duration_s: float, domain: int, pin: bool
 def _table(r: dict[str, Any]) -> str:
     rows = [("command-period jitter (us)", "cmd_period_jitter_us"),
             ("LowState -> LowCmd (us)", "state_to_cmd_us"),
-            ("inference (us)", "inference_us"), ("LowState age at inference (us)",
-                                                  "lowstate_age_us")]  # fmt: skip
+            ("inference (us)", "inference_us")]  # fmt: skip
     out = [f"{'':34} {'p50':>9} {'p99':>9} {'max':>9}  target p99"]
     for label, key in rows:
         s = r[key]

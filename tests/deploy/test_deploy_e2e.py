@@ -18,6 +18,9 @@ from tests.conftest import REPO
 from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
 
 FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
+FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses",
+              "cmd_period_jitter_us", "inference_us", "state_to_cmd_us", "fell",
+              "mean_base_height_m", "vel_tracking_rmse"}  # fmt: skip
 
 
 def _args(robot: str, domain: int, policy: Path, sim: SimProcess, *extra: str) -> list[str]:
@@ -44,6 +47,8 @@ def test_auto_walks_every_state_and_log_replays_bit_for_bit(robot, domain, artif
     finally:
         sim.__exit__(None, None, None)
     assert result["states_visited"] == FULL_WALK, (result, "\n".join(run.lines))
+    assert set(result) == FINAL_KEYS
+    assert set(result["cmd_period_jitter_us"]) == {"p50", "p99", "max"}
     assert result["safety_events"][-1] in ("end_of_run", "tilt")  # a random policy may fall
     assert result["policy_ticks"] > 20
     assert result["inference_us"]["p50"] is not None
@@ -113,8 +118,12 @@ def test_frozen_lowstate_damps_within_two_command_periods(artifacts):
     assert commanded and damped
     reaction_s = (damped[0] - last_fresh) * 1e-9  # sim publish -> damping publish
     stale_s, period_s = 0.06, 1 / 500  # configs/deploy/sim.yaml, DeployCfg.timing.command_hz
-    print(f"frozen LowState: damping {1e3 * (reaction_s - stale_s):.2f} ms after the stale limit")
-    assert reaction_s <= stale_s + 2 * period_s
+    late_ms = 1e3 * (reaction_s - stale_s)
+    print(f"frozen LowState: damping {late_ms:.2f} ms after the stale limit")
+    # The daemon's clock for LowState age starts when it takes the message (up to one period
+    # after arrival) and its check runs once a period: 2 periods after the limit, plus the
+    # sim -> daemon loopback delivery of that last message (Python DDS, ~1-2 ms on this box).
+    assert reaction_s <= stale_s + 2 * period_s + 0.002, f"{late_ms:.2f} ms after the limit"
 
 
 def test_nan_policy_output_damps(artifacts):
