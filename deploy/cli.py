@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("--cmd", default=None, help="fixed velocity command vx,vy,wz (default: remote sticks)")
     add("--duration", type=float, default=None, help="seconds until DAMP and exit (default: "
         "run until SIGINT/SIGTERM)")  # fmt: skip
-    add("--log", type=Path, default=None, help="directory for the MCAP flight recorder log "
-        "(default: no log)")  # fmt: skip
+    add("--log", type=Path, default=Path("logs/deploy"), help="directory for the MCAP flight "
+        "recorder log (default: %(default)s)")  # fmt: skip
+    add("--no-log", action="store_true", help="turn the flight recorder off")
     add("--estop", default=None, help="e-stop chord of remote keys (default L2+B)")
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a deploy setting (DeployCfg), e.g. safety.max_tilt_deg=45")  # fmt: skip
@@ -193,7 +194,7 @@ def _sim_truth(args: argparse.Namespace, cfg: DeployCfg):
 
 
 def open_recorder(args, robot, cfg, policy) -> FlightRecorder | None:
-    if args.log is None:
+    if args.no_log:
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(args.log) / f"deploy_{robot.name}_{stamp}.mcap"
