@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -214,7 +215,12 @@ class OnPolicyRunner:
         state = states[self.dist.rank]
         set_rng_states(state["rng"])
         if state.get("env") is not None:
-            self.env.load_state_dict(state["env"])
+            try:
+                self.env.load_state_dict(state["env"])
+            except UserError as exc:
+                # Weights, optimiser and RNG are restored; only the env restarts its episodes.
+                print(f"warning: {exc}; the environments start fresh episodes, so this resume "
+                      "is not bit-identical", file=sys.stderr)
 
 
 def _loss_scalars(losses: dict[str, float]) -> dict[str, float]:

@@ -97,3 +97,15 @@ def test_state_of_another_env_is_refused() -> None:
     state = make_env("go2_flat", num_envs=2, seed=1).state_dict()
     with pytest.raises(UserError, match="another task config, num_envs or seed"):
         make_env("go2_flat", num_envs=2, seed=2).load_state_dict(state)
+
+
+def test_state_from_another_version_is_refused_by_name() -> None:
+    from robots.errors import UserError
+    from training.tasks import make_env
+
+    env = make_env("go2_flat", num_envs=2, seed=0)
+    state = env.state_dict()
+    key = next(iter(state["arrays"]))
+    del state["arrays"][key]
+    with pytest.raises(UserError, match=f"lacks \\['{key}'\\]"):
+        env.load_state_dict(state)
