@@ -29,12 +29,13 @@ genpo-eval "$SHIPPED" --task go2_flat --episodes 2 --duration-s 10 --commands sc
   --video "$OUT/eval.mp4" --json "$OUT/eval.json"
 
 echo "== 4/4 genpo-sim + genpo-deploy --sim"
-genpo-sim --robot go2 --duration 45 --headless > "$OUT/sim.log" 2>&1 &
+PORT=47601  # the sim's control channel: the daemon reads ground truth (height, velocity) there
+genpo-sim --robot go2 --duration 45 --headless --control-port "$PORT" > "$OUT/sim.log" 2>&1 &
 SIM_PID=$!
 trap 'kill $SIM_PID 2>/dev/null || true' EXIT
 sleep 3
 genpo-deploy --robot go2 --sim --policy "$SHIPPED" --auto --cmd 0.5,0,0 --duration 25 \
-  --log "$OUT/flight" | tee "$OUT/deploy.log"
+  --log "$OUT/flight" --set sim.control_port="$PORT" | tee "$OUT/deploy.log"
 kill "$SIM_PID" 2>/dev/null || true
 wait "$SIM_PID" 2>/dev/null || true
 echo "demo: done; video $OUT/eval.mp4, flight log $OUT/flight, summaries $OUT/eval.json and the"
