@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32, NOISE_MODES
 from robots.contract import PolicyContract, make_contract
 from robots.errors import UserError
+from robots.machine import cpu_model
 from robots.spec import RobotSpec
 from training.genpo import FlowPolicy
 from training.normalizer import EmpiricalNormalization
@@ -64,17 +64,6 @@ class ExportOptions:
     latency_warmup: int = 200
     latency_calls: int = 10_000
     seed: int = 0
-
-
-def cpu_model() -> str:
-    """CPU model name as lscpu shows it (for latency figures)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def check_sizes(policy: nn.Module, contract: PolicyContract) -> None:

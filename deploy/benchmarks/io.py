@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from collections.abc import Callable
 
@@ -22,19 +21,9 @@ from deploy.io.crc import stamp_crc
 from deploy.io.lowcmd import make_lowcmd_builder
 from deploy.io.lowstate import LowStateParser
 from robots import get_robot
+from robots.machine import cpu_model
 
 STAGES = ("take", "parse", "parse_crc", "build", "publish", "total")
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _timed(fn: Callable[[], object]) -> tuple[object, float]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -22,18 +21,9 @@ from typing import Any
 from deploy.preflight import REPO_ROOT, default_policy_path
 from deploy.sim.launch import SimProcess
 from robots.errors import UserError
+from robots.machine import cpu_model as _cpu_model
 
 TARGETS = {"cmd_period_jitter_us": 250.0, "state_to_cmd_us": 1000.0}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def _boost(pid: int, priority: int, cpus: set[int]) -> bool:

@@ -18,15 +18,14 @@ import copy
 import json
 import math
 import os
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
+from robots.machine import cpu_model as _cpu_model
 from training.config import FlowPolicyCfg, GaussianPolicyCfg, PPOCfg
 from training.gaussian import GaussianPolicy
 from training.genpo import FlowPolicy
@@ -211,17 +210,6 @@ def _check_log_probs(flow: FlowPolicy, args: argparse.Namespace, dtype: torch.dt
     with torch.no_grad():
         dummy, _ = flow.sample(obs)
         return (flow.log_prob(obs, dummy) - jac.log_prob(obs, dummy)).abs().max().item()
-
-
-def _cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return platform.processor() or "unknown"
-    return next(
-        (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")),
-        "unknown",
-    )
 
 
 def _sweep(args: argparse.Namespace, hidden: tuple[int, ...]) -> list[dict]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
 import torch
 from mujoco.batch import Batch
 
+from robots.machine import cpu_model as _cpu_model
 from training.tasks import TASKS, make_env
 
 ACTION_STD = 0.5  # random policy outputs: enough motion for realistic contacts, few falls
@@ -105,17 +105,6 @@ def print_result(result: dict) -> None:
     )
     print(f"share of task time inside MuJoCo: {result['physics_share']:.3f}")
     print(json.dumps(result))
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> None:
