@@ -1,8 +1,7 @@
 """Policy runtimes behind one small interface: `infer(obs) -> action` at batch 1, no allocation.
 
 ONNX Runtime (CPU, one intra-op and one inter-op thread, inputs and outputs bound once to
-preallocated arrays). A TensorRT runtime would implement the same Protocol; it is not written
-yet (see load_runtime).
+preallocated arrays); TensorRT (deploy/trt_policy.py) implements the same Protocol.
 """
 
 from __future__ import annotations
@@ -106,17 +105,34 @@ def _width(shape: list, name: str) -> int:
 
 
 def load_runtime(path: str | Path, log: Callable[[str], None] = print) -> PolicyRuntime:
-    """The ONNX Runtime policy for `path`.
-
-    A TensorRT engine next to it (<stem>.engine) is reported but not used: the TensorRT runtime
-    is not implemented yet, and ONNX Runtime meets the latency budget on the CPUs measured.
-    """
-    path = Path(path)
-    if path.with_suffix(".engine").is_file():
-        log(
-            f"{path.with_suffix('.engine')} found; TensorRT is not wired in yet: using ONNX Runtime"
-        )
+    """The ONNX Runtime policy for `path` (also the reader of its artifact metadata)."""
+    del log  # kept for a uniform signature with engine_runtime
     return OrtPolicy(path)
+
+
+def engine_runtime(
+    onnx_path: Path, obs_dim: int, action_dim: int, noise_dim: int, log: Callable[[str], None]
+) -> tuple[PolicyRuntime, str] | None:
+    """A TensorRT runtime for `<stem>.engine` beside the ONNX, with its sidecar metadata text.
+
+    None (after saying why) when there is no engine, no sidecar, or TensorRT / CUDA cannot run
+    it here: the caller then keeps ONNX Runtime.
+    """
+    engine = onnx_path.with_suffix(".engine")
+    sidecar = engine.with_name(engine.name + ".json")
+    if not engine.is_file():
+        return None
+    if not sidecar.is_file():
+        log(f"{engine} has no metadata sidecar {sidecar.name}; using ONNX Runtime")
+        return None
+    from deploy.trt_policy import TrtPolicy, TrtUnavailable
+
+    try:
+        runtime = TrtPolicy(engine, obs_dim, action_dim, noise_dim)
+    except TrtUnavailable as exc:
+        log(f"{engine} found but not usable: {exc}; using ONNX Runtime")
+        return None
+    return runtime, sidecar.read_text()
 
 
 def time_inference(runtime: PolicyRuntime, calls: int, warmup: int = 50) -> np.ndarray:

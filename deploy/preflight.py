@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.policy import OrtPolicy, load_runtime
+from deploy.policy import PolicyRuntime, engine_runtime, load_runtime
 from robots.artifact import Artifact, parse_artifact, verify_golden
 from robots.errors import UserError
 from robots.spec import RobotSpec
@@ -24,7 +24,7 @@ class LoadedPolicy:
     path: Path
     sha256: str
     artifact: Artifact
-    runtime: OrtPolicy
+    runtime: PolicyRuntime
     golden_err: float
 
 
@@ -71,5 +71,12 @@ def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print
             f"{path}: the graph writes {runtime.action.shape[0]} actions but {robot.name} has "
             f"{artifact.contract.num_actions} joints in its contract; re-export the policy"
         )
+    noise_dim = 0 if runtime.noise is None else runtime.noise.shape[-1]
+    engine = engine_runtime(path, runtime.obs.shape[0], runtime.action.shape[0], noise_dim, log)
+    if engine is not None:
+        # The engine's sidecar holds the same artifact with the engine's golden tolerance.
+        runtime, sidecar = engine
+        artifact = parse_artifact(sidecar, robot)
+        log(f"TensorRT engine {path.with_suffix('.engine')} replaces ONNX Runtime")
     err = verify_golden(artifact, runtime.run_batch)
     return LoadedPolicy(path, sha256_of(path), artifact, runtime, err)

@@ -1,0 +1,108 @@
+"""TensorRT policy runtime for the robot (Jetson: TensorRT from JetPack, `cuda-python`).
+
+Same interface as OrtPolicy: `obs` and `action` are preallocated host arrays, `infer()` copies
+obs to the device, runs the engine on one CUDA stream and copies the action back. Torch-free:
+device memory and the stream come from `cuda-python` (`cuda.cudart`). Both are imported lazily,
+so the daemon runs without them and `load_runtime` falls back to ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from robots.errors import UserError
+
+
+class TrtUnavailable(UserError):
+    """TensorRT or cuda-python is missing, or no GPU answers."""
+
+
+def _modules() -> tuple[Any, Any]:
+    try:
+        import tensorrt
+        from cuda import cudart
+    except ImportError as exc:
+        raise TrtUnavailable(
+            f"TensorRT runtime unavailable ({exc.name} is not installed)"
+        ) from None
+    return tensorrt, cudart
+
+
+def _check(result: tuple) -> Any:
+    """cuda-python returns (error, value...): raise on error, return the value(s)."""
+    err, *values = result
+    if int(err) != 0:
+        raise TrtUnavailable(f"CUDA call failed with error {int(err)}")
+    return values[0] if len(values) == 1 else tuple(values)
+
+
+class TrtPolicy:
+    """A serialized engine (built by `genpo-export --trt`) at batch 1."""
+
+    name = "tensorrt"
+
+    def __init__(
+        self, engine_path: str | Path, obs_dim: int, action_dim: int, noise_dim: int = 0
+    ) -> None:
+        trt, self._cudart = _modules()
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        self._runtime = trt.Runtime(self._logger)
+        self.engine = self._runtime.deserialize_cuda_engine(Path(engine_path).read_bytes())
+        if self.engine is None:
+            raise TrtUnavailable(f"{engine_path} is not an engine for this GPU and TensorRT")
+        self.context = self.engine.create_execution_context()
+        self.obs = np.zeros(obs_dim, dtype=np.float32)
+        self.noise = np.zeros(noise_dim, dtype=np.float32) if noise_dim else None
+        self.action = np.zeros(action_dim, dtype=np.float32)
+        self._stream = _check(self._cudart.cudaStreamCreate())
+        self._host = {"obs": self.obs, "actions": self.action}
+        if self.noise is not None:
+            self._host["noise"] = self.noise
+        self._device = {}
+        for name, array in self._host.items():
+            ptr = _check(self._cudart.cudaMalloc(array.nbytes))
+            self._device[name] = ptr
+            self.context.set_tensor_address(name, ptr)
+            if name != "actions":
+                self.context.set_input_shape(name, (1, array.shape[0]))
+
+    def infer(self) -> np.ndarray:
+        cu = self._cudart
+        h2d, d2h = (
+            cu.cudaMemcpyKind.cudaMemcpyHostToDevice,
+            cu.cudaMemcpyKind.cudaMemcpyDeviceToHost,
+        )
+        for name, array in self._host.items():
+            if name != "actions":
+                _check(
+                    cu.cudaMemcpyAsync(
+                        self._device[name], array.ctypes.data, array.nbytes, h2d, self._stream
+                    )
+                )
+        if not self.context.execute_async_v3(self._stream):
+            raise RuntimeError("TensorRT execution failed")
+        _check(
+            cu.cudaMemcpyAsync(
+                self.action.ctypes.data,
+                self._device["actions"],
+                self.action.nbytes,
+                d2h,
+                self._stream,
+            )
+        )
+        _check(cu.cudaStreamSynchronize(self._stream))
+        return self.action
+
+    def run_batch(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
+        out = np.empty((len(obs), self.action.shape[0]), dtype=np.float32)
+        for i, row in enumerate(np.asarray(obs, dtype=np.float32)):
+            self.obs[:] = row
+            if self.noise is not None:
+                self.noise[:] = 0.0 if noise is None else noise[i]
+            out[i] = self.infer()
+        if self.noise is not None:
+            self.noise[:] = 0.0
+        return out
