@@ -108,3 +108,17 @@ def test_user_errors_exit_2_with_one_line(
     assert main([a.format(**paths) for a in args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("genpo-eval: error:") and message in err[0]
+
+
+SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "policies" / "go2_flat"
+
+
+@pytest.mark.skipif(not (SHIPPED / "model.pt").is_file(), reason="no go2_flat policy shipped yet")
+def test_shipped_checkpoint_and_its_artifact_score_the_same() -> None:
+    # The sim-to-sim check of the export on the real trained policy (issue: genpo-export).
+    def run(path: Path) -> dict:
+        return evaluate(EvalOptions(path, "go2_flat", episodes=2, duration_s=4.0, seed=11))
+
+    torch_report, onnx_report = run(SHIPPED / "model.pt"), run(SHIPPED / "policy.onnx")
+    for key in (*METRICS, "falls"):
+        assert onnx_report[key] == pytest.approx(torch_report[key], abs=1e-4), key
