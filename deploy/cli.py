@@ -32,6 +32,7 @@ from deploy.preflight import LoadedPolicy, default_policy_path, load_policy
 from deploy.recorder import FlightRecorder
 from deploy.timing import fast_gil_handoff, lock_memory, realtime_section
 from robots import get_robot
+from robots.cli import user_errors_exit
 from robots.config import to_dict
 from robots.errors import UserError
 from robots.spec import RobotSpec
@@ -260,10 +261,6 @@ def _damp_now(robot: RobotSpec, io: dict[str, Any]) -> None:
         time.sleep(0.002)
 
 
+@user_errors_exit("genpo-deploy")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"genpo-deploy: {exc}", file=sys.stderr)
-        return 2
+    return run(build_parser().parse_args(argv))

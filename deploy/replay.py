@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from deploy.policy import OrtPolicy
 from deploy.preflight import sha256_of
 from deploy.recorder import read_log
+from robots.cli import user_errors_exit
 from robots.errors import UserError
 
 
@@ -54,6 +54,7 @@ def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
     }
 
 
+@user_errors_exit("genpo-replay")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="genpo-replay", description=__doc__.splitlines()[0])
     p.add_argument("log", type=Path, help="an MCAP log written by genpo-deploy --log DIR")
@@ -61,11 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         "--policy", type=Path, default=None, help="policy to replay (default: the log's)"
     )
     args = p.parse_args(argv)
-    try:
-        result = replay(args.log, args.policy)
-    except UserError as exc:
-        print(f"genpo-replay: {exc}", file=sys.stderr)
-        return 2
+    result = replay(args.log, args.policy)
     print(json.dumps(result), flush=True)
     return 0 if result["mismatched"] == 0 and result["policy_ticks"] > 0 else 1
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from export.exporter import ExportOptions, ExportResult, export_checkpoint, writable_dir
 from export.from_onnx import import_onnx
+from robots.cli import user_errors_exit
 from robots.errors import UserError
 
 
@@ -111,14 +112,10 @@ def _trt(result: ExportResult, args: argparse.Namespace) -> None:
     )
 
 
+@user_errors_exit("genpo-export")
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        result = _run(args)
-        _report(result, args)
-    except UserError as exc:
-        print(f"genpo-export: {exc}", file=sys.stderr)
-        return 2
+    _report(_run(args), args)
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from deploy.preflight import REPO_ROOT, default_policy_path
 from deploy.sim.launch import SimProcess
-from robots.errors import UserError
+from robots.cli import user_errors_exit
 from robots.machine import cpu_model as _cpu_model
 
 TARGETS = {"cmd_period_jitter_us": 250.0, "state_to_cmd_us": 1000.0}
@@ -82,6 +82,7 @@ def _table(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+@user_errors_exit("deploy.bench loop")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m deploy.bench loop", description=__doc__)
     p.add_argument("--robot", default="go2", help="go2 or h1 (default go2)")
@@ -92,12 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     p.add_argument("--pin", action="store_true", help="sim on CPU 0, daemon loops on the last")
     args = p.parse_args(argv)
-    try:
-        policy = args.policy or default_policy_path(args.robot)
-        result = run_loop(args.robot, policy, args.duration, args.domain, args.pin)
-    except UserError as exc:
-        print(f"deploy.bench loop: {exc}", file=sys.stderr)
-        return 2
+    policy = args.policy or default_policy_path(args.robot)
+    result = run_loop(args.robot, policy, args.duration, args.domain, args.pin)
     print(_table(result))
     text = json.dumps(result)
     print(text, flush=True)

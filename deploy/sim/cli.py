@@ -18,6 +18,7 @@ from deploy.sim.model import START_POSES
 from deploy.sim.runner import Sim, SimOptions
 from deploy.sim.video import LiveViewer, VideoRecorder, display_available
 from robots import get_robot
+from robots.cli import user_errors_exit
 from robots.contract import TERRAINS
 from robots.errors import UserError
 
@@ -118,10 +119,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@user_errors_exit("genpo-sim")
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return run(args)
-    except UserError as exc:
-        print(f"genpo-sim: {exc}", file=sys.stderr)
-        return 2
+    return run(build_parser().parse_args(argv))
