@@ -1,7 +1,8 @@
 """Offscreen video (--video out.mp4) and the live viewer; both optional and lazy.
 
 Rendering needs an OpenGL backend (MUJOCO_GL=egl or osmesa on a headless machine) and encoding
-needs the `ffmpeg` program; a missing piece is a UserError naming it.
+an `ffmpeg` program: the one on PATH, else the one `imageio-ffmpeg` ships (the train extra, which
+is also where MuJoCo comes from); a missing piece is a UserError naming it.
 """
 
 from __future__ import annotations
@@ -23,9 +24,7 @@ class VideoRecorder:
     """Renders the scene every 1/FPS s of sim time and pipes raw frames into ffmpeg."""
 
     def __init__(self, model: mujoco.MjModel, path: Path) -> None:
-        ffmpeg = shutil.which("ffmpeg")
-        if ffmpeg is None:
-            raise UserError("--video needs the ffmpeg program on PATH (apt-get install ffmpeg)")
+        ffmpeg = _ffmpeg()
         try:
             self._renderer = mujoco.Renderer(model, HEIGHT, WIDTH)
         except Exception as exc:  # GL context creation fails in many backend-specific ways
@@ -53,6 +52,20 @@ class VideoRecorder:
         assert self._proc.stdin is not None
         self._proc.stdin.close()
         self._proc.wait(timeout=30)
+
+
+def _ffmpeg() -> str:
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg  # deferred: only --video needs it
+    except ImportError:
+        raise UserError(
+            "--video needs ffmpeg: pip install imageio-ffmpeg (the train extra) or apt-get "
+            "install ffmpeg"
+        ) from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def display_available() -> bool:
