@@ -72,3 +72,26 @@ def test_user_mistakes_are_one_sentence(args: list[str], message: str) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.cli", "go2_flat", "--num-envs", "4",
+           "--max-iterations", "1000", "--run-dir", str(run_dir), "--no-progress",
+           "--torch-threads", "1", *TINY]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(run_dir.glob("events.out.tfevents.*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(3.0)  # let a few iterations finish
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    saved = sorted(run_dir.glob("model_*.pt"))
+    assert len(saved) == 1 and "interrupted; saved" in out, (out, err)
+    ckpt = load_checkpoint(saved[0])
+    assert ckpt["iteration"] >= 1 and saved[0].name == f"model_{ckpt['iteration']}.pt"
