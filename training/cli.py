@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     if dist.is_main:
         from training.report import summarize
 
-        summarize(p.run_dir, runner.current_iteration, time.perf_counter() - started)
+        summarize(p.run_dir, p.task, runner.current_iteration, time.perf_counter() - started)
     return 0
 
 

@@ -43,7 +43,7 @@ def plot_curves(scalars: dict[str, list[tuple[int, float]]], out: Path) -> Path 
     return out
 
 
-def summarize(run_dir: Path, iteration: int, elapsed_s: float) -> None:
+def summarize(run_dir: Path, task: str, iteration: int, elapsed_s: float) -> None:
     scalars = read_scalars(run_dir)
     png = plot_curves(scalars, run_dir / "training_curve.png")
 
@@ -60,4 +60,4 @@ def summarize(run_dir: Path, iteration: int, elapsed_s: float) -> None:
     if png is not None:
         print(f"  training curve: {png}")
     print(f"  checkpoint: {ckpt}")
-    print(f"  next: genpo-eval {ckpt} --task <task>   |   genpo-export {ckpt}")
+    print(f"  next: genpo-eval {ckpt} --task {task}   |   genpo-export {ckpt}")

@@ -48,6 +48,7 @@ def test_short_run_then_resume_continues(tmp_path: Path) -> None:
     assert ckpt["iteration"] == 2
     assert ckpt["robot_contract"]["task"] == "go2_flat"
     assert (run_dir / "training_curve.png").stat().st_size > 1000
+    assert f"genpo-eval {run_dir / 'model_2.pt'} --task go2_flat" in first.stdout
     run = yaml.safe_load((run_dir / "run.yaml").read_text())
     assert run["train"]["flow"]["hidden_dims"] == [32, 32] and run["num_envs"] == 8
 
