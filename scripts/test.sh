@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
 .venv/bin/python -m ruff check .
+.venv/bin/python -m ruff format --check .
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

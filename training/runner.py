@@ -219,8 +219,11 @@ class OnPolicyRunner:
                 self.env.load_state_dict(state["env"])
             except UserError as exc:
                 # Weights, optimiser and RNG are restored; only the env restarts its episodes.
-                print(f"warning: {exc}; the environments start fresh episodes, so this resume "
-                      "is not bit-identical", file=sys.stderr)
+                print(
+                    f"warning: {exc}; the environments start fresh episodes, so this resume "
+                    "is not bit-identical",
+                    file=sys.stderr,
+                )
 
 
 def _loss_scalars(losses: dict[str, float]) -> dict[str, float]:

@@ -73,8 +73,10 @@ def load_env_state(env: VelocityEnv, state: dict[str, Any]) -> None:
         )
     missing = [_key(o, a) for o, a in _arrays(env) if _key(o, a) not in state["arrays"]]
     if missing:
-        raise UserError(f"the checkpoint's env state lacks {missing}; it was written by another "
-                        "version of the task")
+        raise UserError(
+            f"the checkpoint's env state lacks {missing}; it was written by another "
+            "version of the task"
+        )
     env.backend.batch.state[:] = _array(state["physics"], env.backend.batch.state, "physics")
     for owner, attr in _arrays(env):
         obj = _owner(env, owner)
