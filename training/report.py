@@ -52,7 +52,7 @@ def summarize(run_dir: Path, task: str, iteration: int, elapsed_s: float) -> Non
         return f"{values[-1][1]:.3f}" if values else "n/a"
 
     ckpt = run_dir / f"model_{iteration}.pt"
-    print(f"genpo-train: done, {iteration} iterations in {elapsed_s / 60:.1f} min")
+    print(f"genpo-train: done at iteration {iteration} ({elapsed_s / 60:.1f} min this run)")
     print(
         f"  mean return {last('episode/mean_return')}, mean length "
         f"{last('episode/mean_length')}, env steps/s {last('perf/env_steps_per_s')}"
