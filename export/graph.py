@@ -97,7 +97,7 @@ class UnrolledFlow(nn.Module):
     """Executed GenPO action: obs [B, obs] (+ noise [B, 2d]) -> actions [B, d].
 
     Without `noise_input` the latent is zero (deterministic). With it, the second forward
-    argument is the latent z = (x, y) [B, 2d].
+    argument is the standard-normal draw eps [B, 2d]; the latent is z = latent_std * eps.
 
     The state is kept as one [B, 2d] tensor S = (x, y) and every small linear step becomes a
     weight of a Gemm, because at batch 1 each graph node costs more than its arithmetic:
@@ -118,6 +118,7 @@ class UnrolledFlow(nn.Module):
         d, o, k = policy.action_dim, policy.obs_dim, policy.flow_steps
         self.flow_steps = k
         self.noise_input = noise_input
+        self.latent_std = float(policy.latent_std)
         first = policy.velocity_net[0]
         w = first.weight.detach().double()
         mean, inv = _normalizer_affine(normalizer, o)
@@ -149,7 +150,9 @@ class UnrolledFlow(nn.Module):
     def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """obs [B, obs], noise [B, 2d] (only with noise_input) -> actions [B, d]."""
         obs_proj = torch.matmul(obs, self.obs_weight_t)  # shared by all 2K passes
-        state = noise if self.noise_input else None  # None: the zero latent, skips work
+        state = None  # None: the zero latent, skips work
+        if self.noise_input:
+            state = noise if self.latent_std == 1.0 else noise * self.latent_std
         mixed = False  # True once `state` is a pre-mixing S~ of the previous step
         for i in range(self.flow_steps):
             feat = obs_proj + self.step_bias[i]

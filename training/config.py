@@ -27,6 +27,9 @@ class FlowPolicyCfg:
     """Hidden activation: mish, elu, relu, tanh, silu or gelu."""
     velocity_out_gain: float = 0.01
     """Scale of the velocity head's initial weights, so that v ~ 0 at init."""
+    latent_std: float = 1.0
+    """Std sigma of the latent z ~ N(0, sigma^2 I_2d). The executed action's std at init is
+    about 0.71 sigma (genpo.md): 1.4 starts GenPO at the Gaussian baseline's std of 1.0."""
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,13 @@ def make_policy(kind: str, obs_dim: int, action_dim: int) -> torch.nn.Module:
     torch.manual_seed(0)
     if kind == "flow":
         # Head gain 1: v is far from 0, so a wrong unroll changes the action visibly.
+        # Latent std 1.5: the noise-input graph must scale its standard-normal input.
         cfg = FlowPolicyCfg(
-            hidden_dims=(32, 16), time_hidden_dims=(16,), flow_steps=3, velocity_out_gain=1.0
+            hidden_dims=(32, 16),
+            time_hidden_dims=(16,),
+            flow_steps=3,
+            velocity_out_gain=1.0,
+            latent_std=1.5,
         )
         return FlowPolicy(obs_dim, action_dim, cfg).eval()
     return GaussianPolicy(obs_dim, action_dim, GaussianPolicyCfg(hidden_dims=(32, 16))).eval()

@@ -33,21 +33,26 @@ def test_inverse_recovers_latent(dtype: torch.dtype, tol: float) -> None:
     assert (z_back - z).abs().max().item() <= tol
 
 
-def test_log_prob_matches_brute_force_change_of_variables() -> None:
+@pytest.mark.parametrize("sigma", [1.0, 1.7])
+def test_log_prob_matches_brute_force_change_of_variables(sigma: float) -> None:
     d = 3
-    cfg = FlowPolicyCfg(hidden_dims=(16,), time_hidden_dims=(8,), velocity_out_gain=1.0, mix_p=0.8)
+    cfg = FlowPolicyCfg(
+        hidden_dims=(16,), time_hidden_dims=(8,), velocity_out_gain=1.0, mix_p=0.8, latent_std=sigma
+    )
     torch.manual_seed(1)
     policy = FlowPolicy(5, d, cfg).double()
     obs = torch.randn(4, 5, dtype=torch.float64)
-    z = torch.randn(4, 2 * d, dtype=torch.float64)
-    dummy, log_prob_sample = policy.sample(obs, z)
+    eps = torch.randn(4, 2 * d, dtype=torch.float64)
+    dummy, log_prob_sample = policy.sample(obs, eps)
+    z = sigma * eps  # the latent the flow receives
+    assert torch.allclose(policy.inverse(obs, dummy), z, atol=1e-10)
     for b in range(4):
-        # log pi(a~) = log N(z) - log|det dF/dz|, Jacobian by autograd.
+        # log pi(a~) = log N(z; 0, sigma^2) - log|det dF/dz|, Jacobian by autograd.
         obs_b = obs[b : b + 1]
         jac = torch.autograd.functional.jacobian(
             lambda zz, s=obs_b: policy.flow(s, zz[None])[0], z[b]
         )
-        log_normal = torch.distributions.Normal(0.0, 1.0).log_prob(z[b]).sum()
+        log_normal = torch.distributions.Normal(0.0, sigma).log_prob(z[b]).sum()
         brute = log_normal - torch.linalg.slogdet(jac).logabsdet
         assert abs(policy.log_prob(obs[b : b + 1], dummy[b : b + 1]).item() - brute.item()) <= 1e-6
         assert abs(log_prob_sample[b].item() - brute.item()) <= 1e-6
@@ -83,13 +88,24 @@ def test_act_without_noise_is_the_zero_latent() -> None:
     assert policy.stored_action_dim == 2 * ACT and policy.action_dim == ACT
 
 
-def test_init_action_std_is_near_071() -> None:
-    """At init v ~ 0 so the executed action is a fixed linear map of z (genpo.md: std ~ 0.71)."""
+@pytest.mark.parametrize("sigma", [1.0, 1.5])
+def test_init_action_std_is_near_071_sigma(sigma: float) -> None:
+    """At init v ~ 0 so the executed action is a fixed linear map of z (genpo.md: std ~ 0.71);
+    a latent std sigma scales it."""
     torch.manual_seed(0)
-    policy = FlowPolicy(OBS, ACT, FlowPolicyCfg(hidden_dims=(32,), time_hidden_dims=(16,)))
+    cfg = FlowPolicyCfg(hidden_dims=(32,), time_hidden_dims=(16,), latent_std=sigma)
+    policy = FlowPolicy(OBS, ACT, cfg)
     with torch.no_grad():
         a = policy.executed_action(policy.sample(torch.randn(20000, OBS))[0])
-    assert a.std(0).min() > 0.66 and a.std(0).max() < 0.76
+        obs, eps = torch.randn(3, OBS), torch.randn(3, 2 * ACT)
+        direct = policy.executed_action(policy.flow(obs, sigma * eps))
+        assert torch.equal(policy.act(obs, eps), direct)
+    assert a.std(0).min() > 0.66 * sigma and a.std(0).max() < 0.76 * sigma
+
+
+def test_latent_std_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="latent_std"):
+        FlowPolicy(OBS, ACT, FlowPolicyCfg(latent_std=0.0))
 
 
 def test_gaussian_log_prob_and_entropy_match_torch() -> None:

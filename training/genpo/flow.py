@@ -1,10 +1,12 @@
 """GenPO flow policy (genpo.md sections 1-2).
 
-A latent z = (x, y) ~ N(0, I_2d) goes through `flow_steps` coupled Euler steps, each two
-shears (determinant 1) and a mixing (determinant p^2 per dim). The result is the dummy
-action (x_N, y_N) in R^2d; the environment gets (x_N + y_N) / 2. Because every step is
-exactly invertible with a constant Jacobian determinant, log pi = log N(F^-1(a~); 0, I) -
-2dN log p with no Jacobian computed anywhere.
+A latent z = (x, y) ~ N(0, sigma^2 I_2d) (sigma = `latent_std`, 1 in the paper) goes
+through `flow_steps` coupled Euler steps, each two shears (determinant 1) and a mixing
+(determinant p^2 per dim). The result is the dummy action (x_N, y_N) in R^2d; the
+environment gets (x_N + y_N) / 2. Because every step is exactly invertible with a constant
+Jacobian determinant, log pi = log N(F^-1(a~); 0, sigma^2 I) - 2dN log p with no Jacobian
+computed anywhere. `noise` arguments are standard-normal draws eps; the latent is
+z = sigma * eps.
 
 Export hooks (the exporter unrolls the flow into a fixed graph without loops):
     time_embeddings() -> [K, 32]    depends only on the parameters; precompute at export.
@@ -44,6 +46,8 @@ class FlowPolicy(nn.Module):
         cfg = cfg or FlowPolicyCfg()
         if not 0.0 < cfg.mix_p <= 1.0:
             raise ValueError(f"mix_p must be in (0, 1], got {cfg.mix_p}")
+        if cfg.latent_std <= 0.0:
+            raise ValueError(f"latent_std must be > 0, got {cfg.latent_std}")
         if cfg.flow_steps < 1:
             raise ValueError(f"flow_steps must be >= 1, got {cfg.flow_steps}")
         self.cfg = cfg
@@ -52,6 +56,7 @@ class FlowPolicy(nn.Module):
         self.stored_action_dim = 2 * action_dim
         self.flow_steps = cfg.flow_steps
         self.mix_p = cfg.mix_p
+        self.latent_std = cfg.latent_std
         self.time_embed_dim = cfg.time_embed_dim
         self.time_mlp = mlp(
             cfg.time_embed_dim, cfg.time_hidden_dims, cfg.time_embed_dim, cfg.activation
@@ -137,8 +142,11 @@ class FlowPolicy(nn.Module):
         return torch.cat([x, y], dim=-1)
 
     def latent_log_prob(self, latent: torch.Tensor) -> torch.Tensor:
-        """log pi given the latent that produced the action: [B, 2d] -> [B]."""
-        log_normal = -0.5 * latent.pow(2).sum(-1) - self.action_dim * math.log(2 * math.pi)
+        """log pi given the latent z that produced the action: [B, 2d] -> [B]."""
+        sigma = self.latent_std
+        log_normal = -0.5 * (latent / sigma).pow(2).sum(-1) - self.action_dim * (
+            math.log(2 * math.pi) + 2 * math.log(sigma)
+        )
         return log_normal - self.log_det
 
     # ----- policy API ---------------------------------------------------------------------
@@ -146,12 +154,13 @@ class FlowPolicy(nn.Module):
     def sample(
         self, obs: torch.Tensor, noise: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw a dummy action: obs [B, obs], noise [B, 2d] or None -> ([B, 2d], log_prob [B])."""
+        """Draw a dummy action: obs [B, obs], eps [B, 2d] or None -> ([B, 2d], log_prob [B])."""
         if noise is None:
             noise = torch.randn(
                 obs.shape[0], self.stored_action_dim, dtype=obs.dtype, device=obs.device
             )
-        return self.flow(obs, noise), self.latent_log_prob(noise)
+        latent = self.latent_std * noise
+        return self.flow(obs, latent), self.latent_log_prob(latent)
 
     def log_prob(self, obs: torch.Tensor, dummy_action: torch.Tensor) -> torch.Tensor:
         """Exact log pi(a~ | s) through the inverse: obs [B, obs], a~ [B, 2d] -> [B]."""
@@ -163,9 +172,12 @@ class FlowPolicy(nn.Module):
         return 0.5 * (x + y)
 
     def act(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        """Executed action [B, d]; noise None means the zero latent (deterministic)."""
+        """Executed action [B, d] for noise eps [B, 2d]; None means the zero latent
+        (deterministic)."""
         if noise is None:
-            noise = torch.zeros(
+            latent = torch.zeros(
                 obs.shape[0], self.stored_action_dim, dtype=obs.dtype, device=obs.device
             )
-        return self.executed_action(self.flow(obs, noise))
+        else:
+            latent = self.latent_std * noise
+        return self.executed_action(self.flow(obs, latent))
