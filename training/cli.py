@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -225,6 +226,19 @@ def write_run_file(p: Plan) -> None:
     dump_yaml(p.train_cfg, p.run_dir / "train_config.yaml")
 
 
+def _stop_on_sigterm() -> list[int]:
+    """SIGTERM (kill, a scheduler's preemption) stops training like Ctrl-C: a checkpoint is
+    saved. Returns a list that holds the signal number once one arrived."""
+    received: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    return received
+
+
 @user_errors_exit("genpo-train")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
@@ -254,6 +268,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.load(p.resume)
     iterations = args.max_iterations or p.train_cfg.runner.max_iterations
     started = time.perf_counter()
+    stopped_by = _stop_on_sigterm()
     try:
         runner.learn(iterations)
     except KeyboardInterrupt:
@@ -261,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.save(path)
         if dist.is_main:
             print(f"\ngenpo-train: interrupted; saved {path} (continue with --resume {path})")
-        return 130
+        return 143 if stopped_by else 130
     if dist.is_main:
         from training.report import summarize
 

@@ -75,7 +75,8 @@ def test_user_mistakes_are_one_sentence(args: list[str], message: str) -> None:
     assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
 
 
-def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_ctrl_c_or_sigterm_saves_a_checkpoint(tmp_path: Path, signame: str, code: int) -> None:
     import signal
     import time
 
@@ -89,9 +90,9 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path: Path) -> None:
     while not list(run_dir.glob("events.out.tfevents.*")) and time.monotonic() < deadline:
         time.sleep(0.5)
     time.sleep(3.0)  # let a few iterations finish
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, signame))
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
+    assert proc.returncode == code, err
     saved = sorted(run_dir.glob("model_*.pt"))
     assert len(saved) == 1 and "interrupted; saved" in out, (out, err)
     ckpt = load_checkpoint(saved[0])
