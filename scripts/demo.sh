@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job, end to end on the built-in MuJoCo backend (CPU only, ~5 minutes):
-#   1. a short GenPO training run of go2_flat (checks the training path; it does not walk yet)
+#   1. a short GenPO training run of go2_flat (checks the training path; 3 iterations do not walk)
 #   2. genpo-export of that run (parity + latency checks, metadata, golden vectors)
-#   3. genpo-eval of the shipped, fully trained go2_flat policy, with a video
+#   3. genpo-eval of the shipped, fully trained go2_flat policy (GenPO), with a video
 #   4. genpo-sim (MuJoCo Go2 on Unitree DDS, loopback) + genpo-deploy --sim running that policy
 #      under a forward command; the daemon prints its JSON summary.
 # Everything lands in runs/demo/<time>/.
