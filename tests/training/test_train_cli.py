@@ -97,3 +97,22 @@ def test_ctrl_c_or_sigterm_saves_a_checkpoint(tmp_path: Path, signame: str, code
     assert len(saved) == 1 and "interrupted; saved" in out, (out, err)
     ckpt = load_checkpoint(saved[0])
     assert ckpt["iteration"] >= 1 and saved[0].name == f"model_{ckpt['iteration']}.pt"
+
+
+@pytest.mark.parametrize(
+    ("algo", "latent_std", "compression", "lr_min", "entropy"),
+    [("genpo", 2.0, 0.05, 2e-4, 0.0), ("ppo", 1.0, 0.01, 1e-5, 0.01)],
+)
+def test_algo_overlay_applies_to_its_algo_only(
+    algo: str, latent_std: float, compression: float, lr_min: float, entropy: float
+) -> None:
+    """configs/train/genpo.yaml (the settings that made go2_flat walk) reaches GenPO runs only;
+    ppo.yaml's entropy bonus reaches PPO runs only; --set still wins over both."""
+    from training.cli import build_parser, plan
+
+    cfg = plan(build_parser().parse_args(["go2_flat", "--algo", algo])).train_cfg
+    assert cfg.algo == algo and cfg.flow.hidden_dims == (128, 128, 128)  # go2_flat.yaml
+    assert cfg.flow.latent_std == latent_std and cfg.ppo.compression_coef == compression
+    assert cfg.ppo.lr_min == lr_min and cfg.ppo.entropy_coef == entropy
+    args = ["go2_flat", "--algo", algo, "--set", "flow.latent_std=1.0"]
+    assert plan(build_parser().parse_args(args)).train_cfg.flow.latent_std == 1.0
