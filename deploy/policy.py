@@ -23,6 +23,7 @@ class PolicyRuntime(Protocol):
 
     name: str
     obs: np.ndarray  # [obs_dim] float32, written by the observation builder in place
+    noise: np.ndarray | None  # the flow's noise input ([2d] or [1, 2d]) held at 0, or None
     action: np.ndarray  # [action_dim] float32, valid after infer()
 
     def infer(self) -> np.ndarray:
@@ -86,15 +87,23 @@ class OrtPolicy:
         return self.action
 
     def run_batch(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
-        out = np.empty((len(obs), self.action.shape[0]), dtype=np.float32)
-        for i, row in enumerate(np.asarray(obs, dtype=np.float32)):
-            self.obs[:] = row
-            if self.noise is not None:
-                self.noise[0] = 0.0 if noise is None else noise[i]
-            out[i] = self.infer()
-        if self.noise is not None:
-            self.noise[0] = 0.0
-        return out
+        return run_rows(self, obs, noise)
+
+
+def run_rows(
+    runtime: PolicyRuntime, obs: np.ndarray, noise: np.ndarray | None = None
+) -> np.ndarray:
+    """`run_batch` for any runtime: [n, obs] (+ [n, 2d] noise) -> [n, action] through infer(),
+    one row at a time; the noise input goes back to zero afterwards."""
+    out = np.empty((len(obs), runtime.action.shape[0]), dtype=np.float32)
+    for i, row in enumerate(np.asarray(obs, dtype=np.float32)):
+        runtime.obs[:] = row
+        if runtime.noise is not None:
+            runtime.noise[...] = 0.0 if noise is None else noise[i]
+        out[i] = runtime.infer()
+    if runtime.noise is not None:
+        runtime.noise[...] = 0.0
+    return out
 
 
 def _width(shape: list, name: str) -> int:

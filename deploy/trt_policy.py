@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from deploy.policy import run_rows
 from robots.errors import UserError
 
 
@@ -68,41 +69,29 @@ class TrtPolicy:
             self.context.set_tensor_address(name, ptr)
             if name != "actions":
                 self.context.set_input_shape(name, (1, array.shape[0]))
+        # Everything infer() passes to CUDA, resolved once (it runs on the control loop's path).
+        copy = self._cudart.cudaMemcpyKind
+        self._h2d_copies = [
+            (self._device[name], array.ctypes.data, array.nbytes, copy.cudaMemcpyHostToDevice)
+            for name, array in self._host.items()
+            if name != "actions"
+        ]
+        self._d2h_copy = (
+            self.action.ctypes.data,
+            self._device["actions"],
+            self.action.nbytes,
+            copy.cudaMemcpyDeviceToHost,
+        )
 
     def infer(self) -> np.ndarray:
         cu = self._cudart
-        h2d, d2h = (
-            cu.cudaMemcpyKind.cudaMemcpyHostToDevice,
-            cu.cudaMemcpyKind.cudaMemcpyDeviceToHost,
-        )
-        for name, array in self._host.items():
-            if name != "actions":
-                _check(
-                    cu.cudaMemcpyAsync(
-                        self._device[name], array.ctypes.data, array.nbytes, h2d, self._stream
-                    )
-                )
+        for dst, src, nbytes, kind in self._h2d_copies:
+            _check(cu.cudaMemcpyAsync(dst, src, nbytes, kind, self._stream))
         if not self.context.execute_async_v3(self._stream):
             raise RuntimeError("TensorRT execution failed")
-        _check(
-            cu.cudaMemcpyAsync(
-                self.action.ctypes.data,
-                self._device["actions"],
-                self.action.nbytes,
-                d2h,
-                self._stream,
-            )
-        )
+        _check(cu.cudaMemcpyAsync(*self._d2h_copy, self._stream))
         _check(cu.cudaStreamSynchronize(self._stream))
         return self.action
 
     def run_batch(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
-        out = np.empty((len(obs), self.action.shape[0]), dtype=np.float32)
-        for i, row in enumerate(np.asarray(obs, dtype=np.float32)):
-            self.obs[:] = row
-            if self.noise is not None:
-                self.noise[:] = 0.0 if noise is None else noise[i]
-            out[i] = self.infer()
-        if self.noise is not None:
-            self.noise[:] = 0.0
-        return out
+        return run_rows(self, obs, noise)

@@ -150,9 +150,8 @@ class UnrolledFlow(nn.Module):
     def forward(self, obs: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         """obs [B, obs], noise [B, 2d] (only with noise_input) -> actions [B, d]."""
         obs_proj = torch.matmul(obs, self.obs_weight_t)  # shared by all 2K passes
-        state = None  # None: the zero latent, skips work
-        if self.noise_input:
-            state = noise if self.latent_std == 1.0 else noise * self.latent_std
+        # None: the zero latent, which skips work; else the latent z = latent_std * eps.
+        state = noise * self.latent_std if self.noise_input else None
         mixed = False  # True once `state` is a pre-mixing S~ of the previous step
         for i in range(self.flow_steps):
             feat = obs_proj + self.step_bias[i]

@@ -175,9 +175,7 @@ class FlowPolicy(nn.Module):
         """Executed action [B, d] for noise eps [B, 2d]; None means the zero latent
         (deterministic)."""
         if noise is None:
-            latent = torch.zeros(
+            noise = torch.zeros(
                 obs.shape[0], self.stored_action_dim, dtype=obs.dtype, device=obs.device
             )
-        else:
-            latent = self.latent_std * noise
-        return self.executed_action(self.flow(obs, latent))
+        return self.executed_action(self.flow(obs, self.latent_std * noise))
