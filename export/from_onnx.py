@@ -21,11 +21,19 @@ from export.metadata import (
     to_json,
     utc_now,
 )
-from export.onnx_io import check_graph, io_sizes, runner, save_model, session, set_metadata
-from export.verify import sample_observations
+from export.onnx_io import (
+    ORT_ERRORS,
+    check_graph,
+    io_sizes,
+    runner,
+    save_model,
+    session,
+    set_metadata,
+)
+from export.verify import check_finite, sample_observations
 from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32
-from robots.errors import UserError
+from robots.errors import UserError, first_line
 
 
 def _load(path: Path) -> onnx.ModelProto:
@@ -52,6 +60,15 @@ def _check_io(model: onnx.ModelProto, path: Path, obs_dim: int, action_dim: int)
         )
 
 
+def _check_graph(model: onnx.ModelProto, path: Path) -> None:
+    try:
+        check_graph(model)
+    except onnx.checker.ValidationError as exc:
+        raise UserError(
+            f"'{path}' is not a valid ONNX graph ({first_line(exc)}); export the policy again"
+        ) from None
+
+
 def import_onnx(
     onnx_path: str | Path,
     robot: str,
@@ -66,12 +83,16 @@ def import_onnx(
     contract = contract_for_task(robot, task)
     model = _load(onnx_path)
     _check_io(model, onnx_path, contract.obs_dim, contract.num_actions)
-    check_graph(model)
-    sess = session(model)
-    run = runner(sess)
+    _check_graph(model, onnx_path)
     desc = PolicyDescription("ppo", contract.obs_dim, contract.num_actions, source="onnx-import")
     obs = sample_observations(contract, contract.obs_dim, opts.golden, opts.seed)
-    actions = np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+    try:
+        sess = session(model)
+        run = runner(sess)
+        actions = np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+    except ORT_ERRORS as exc:
+        raise UserError(f"ONNX Runtime cannot run '{onnx_path}' ({first_line(exc)})") from None
+    check_finite(actions, f"'{onnx_path}'")
     golden = {"obs": obs, "noise": None, "actions": actions, "atol": GOLDEN_ATOL_FP32}
     provenance = {
         "run_id": None,
