@@ -101,5 +101,5 @@ def writable_dir(path: Path, what: str, option: str) -> Path:
 def check_output_file(path: Path, option: str) -> None:
     """Before any work: `path` can become a file (not a directory, its folder can be made)."""
     if path.is_dir():
-        raise UserError(f"{option} '{path}' is a directory; pass a file name, e.g. {path}/out")
+        raise UserError(f"{option} '{path}' is a directory; pass the path of a file to write")
     writable_dir(path.parent, f"folder of {option}", option)
