@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> ExportResult:
     if args.golden < 1:
         raise UserError(f"--golden must be at least 1, got {args.golden}")
+    if args.latency_calls < 0:
+        raise UserError(f"--latency-calls must be 0 (skip) or more, got {args.latency_calls}")
     opts = ExportOptions(noise=args.noise, golden=args.golden, latency_calls=args.latency_calls)
     if args.from_onnx:
         if args.robot is None or args.task is None:

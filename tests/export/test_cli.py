@@ -134,6 +134,9 @@ def _case(kind: str, tmp: Path) -> list[str]:
         (tmp / "junk.pt").write_text("not a checkpoint")
         return [str(tmp / "junk.pt")]
     ckpt = write_checkpoint(tmp / "r" / "model_1.pt", "flow")
+    counts = {"zero-golden": ["--golden", "0"], "negative-latency-calls": ["--latency-calls", "-1"]}
+    if kind in counts:
+        return [str(ckpt), *counts[kind]]
     if kind == "unwritable-out":
         (tmp / "file").write_text("")
         return [str(ckpt), "--out", str(tmp / "file" / "sub")]
@@ -150,6 +153,8 @@ def _case(kind: str, tmp: Path) -> list[str]:
     ("kind", "words"),
     [
         ("missing", "does not exist"),
+        ("zero-golden", "--golden must be at least 1, got 0"),
+        ("negative-latency-calls", "--latency-calls must be 0 (skip) or more, got -1"),
         ("junk", "cannot be read"),
         ("future-schema", "schema version 99"),
         ("missing-field", "incomplete (no policy_kwargs.cfg)"),
@@ -170,7 +175,7 @@ def test_user_errors_exit_2_and_write_nothing(
     out = tmp_path / "out"
     if "--out" not in argv:
         argv += ["--out", str(out)]
-    assert main([*argv, *FAST]) == 2
+    assert main([*FAST, *argv]) == 2  # argv last: its options win
     err = capfd.readouterr().err  # capfd: ONNX Runtime's own log lines count too
     assert err.startswith("genpo-export: ") and words in err and "Traceback" not in err
     assert err.count("\n") == 1, err
