@@ -23,9 +23,10 @@ from robots.errors import UserError
 
 def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
     """Re-run every recorded policy tick; returns the comparison summary."""
+    if log_path.is_dir():
+        raise UserError(f"log {log_path} is a directory; pass the .mcap file in it")
     if not log_path.is_file():
-        what = "is a directory; pass the .mcap file in it" if log_path.is_dir() else "is missing"
-        raise UserError(f"log {log_path} {what}")
+        raise UserError(f"log {log_path} does not exist")
     messages = read_log(log_path)
     header = next((p for t, _, p in messages if t == "/deploy/header"), None)
     if header is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 
 from export.exporter import ExportOptions, ExportResult, contract_for_task, measure_latency
 from export.metadata import (
@@ -69,6 +70,12 @@ def _check_graph(model: onnx.ModelProto, path: Path) -> None:
         ) from None
 
 
+def _run_each(sess: ort.InferenceSession, obs: np.ndarray) -> np.ndarray:
+    """Actions [n, d], one observation at a time: IsaacLab's exports may fix the batch at 1."""
+    run = runner(sess)
+    return np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+
+
 def import_onnx(
     onnx_path: str | Path,
     robot: str,
@@ -86,13 +93,14 @@ def import_onnx(
     _check_graph(model, onnx_path)
     desc = PolicyDescription("ppo", contract.obs_dim, contract.num_actions, source="onnx-import")
     obs = sample_observations(contract, contract.obs_dim, opts.golden, opts.seed)
+    # The golden ones and the parity-sized test set (as for checkpoints) must give finite actions.
+    test = sample_observations(contract, contract.obs_dim, opts.parity_samples, opts.seed + 1)
     try:
         sess = session(model)
-        run = runner(sess)
-        actions = np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+        actions, test_actions = _run_each(sess, obs), _run_each(sess, test)
     except ORT_ERRORS as exc:
         raise UserError(f"ONNX Runtime cannot run '{onnx_path}' ({first_line(exc)})") from None
-    check_finite(actions, f"'{onnx_path}'")
+    check_finite(np.concatenate([actions, test_actions]), f"'{onnx_path}'")
     golden = {"obs": obs, "noise": None, "actions": actions, "atol": GOLDEN_ATOL_FP32}
     provenance = {
         "run_id": None,
