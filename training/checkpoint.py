@@ -119,7 +119,7 @@ def _validate(ckpt: object, path: Path) -> None:
 
 
 def check_resumable(ckpt: dict, path: str | Path) -> None:
-    """The fields a resume restores (critic, optimiser, RNG) are there and have their types."""
+    """The fields a resume restores (critic, optimiser, learning rate) exist with their types."""
     _check_fields(ckpt, RESUME_FIELDS, Path(path), "")
 
 
