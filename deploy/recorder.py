@@ -15,13 +15,17 @@ bit-exact.
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from mcap.writer import CompressionType, Writer
+
+from robots.errors import UserError
 
 TOPICS = ("/deploy/header", "/deploy/policy", "/deploy/command", "/deploy/event")
 _SCHEMA = json.dumps({"type": "object"}).encode()
@@ -95,20 +99,38 @@ class FlightRecorder:
 
 def read_log(path: str | Path) -> list[tuple[str, int, dict[str, Any]]]:
     """(topic, log_time_ns, payload) of every message, in file order; a log cut short by a crash
-    is read up to the last complete chunk."""
+    is read up to the last complete chunk. A complete record that is not one of ours (unknown
+    channel, not a JSON object) means the file was damaged or crafted: UserError."""
     from mcap.exceptions import McapError
     from mcap.stream_reader import StreamReader
 
     out: list[tuple[str, int, dict[str, Any]]] = []
     channels: dict[int, str] = {}
-    with open(path, "rb") as f:
-        try:
-            for rec in StreamReader(f, skip_magic=False).records:
-                kind = type(rec).__name__
-                if kind == "Channel":
-                    channels[rec.id] = rec.topic
-                elif kind == "Message":
-                    out.append((channels[rec.channel_id], rec.log_time, json.loads(rec.data)))
-        except (McapError, EOFError, ValueError):
-            pass  # truncated tail: keep what was complete
+    # From memory (the recorder bounds the size): a damaged record length then reads short
+    # instead of asking the allocator for up to 2**64 bytes.
+    data = io.BytesIO(Path(path).read_bytes())
+    try:
+        for rec in StreamReader(data, skip_magic=False).records:
+            kind = type(rec).__name__
+            if kind == "Channel":
+                channels[rec.id] = rec.topic
+            elif kind == "Message":
+                out.append(_message(path, len(out), channels, rec))
+    except (McapError, EOFError, struct.error, UnicodeDecodeError):
+        pass  # a record cut short (crash) or garbled: keep the complete ones before it
     return out
+
+
+def _message(
+    path: str | Path, index: int, channels: dict[int, str], rec: Any
+) -> tuple[str, int, dict[str, Any]]:
+    where = f"{path} is damaged: message {index}"
+    if rec.channel_id not in channels:
+        raise UserError(f"{where} names channel {rec.channel_id}, which the log never declared")
+    try:
+        payload = json.loads(rec.data)
+    except (ValueError, RecursionError):  # not UTF-8 / not JSON / nested past Python's limit
+        raise UserError(f"{where} is not readable JSON") from None
+    if not isinstance(payload, dict):
+        raise UserError(f"{where} is a JSON {type(payload).__name__}, not an object")
+    return channels[rec.channel_id], rec.log_time, payload

@@ -23,22 +23,24 @@ from robots.errors import UserError
 
 def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
     """Re-run every recorded policy tick; returns the comparison summary."""
+    if log_path.is_dir():
+        raise UserError(f"log {log_path} is a directory; pass the .mcap file in it")
     if not log_path.is_file():
         raise UserError(f"log {log_path} does not exist")
     messages = read_log(log_path)
     header = next((p for t, _, p in messages if t == "/deploy/header"), None)
     if header is None:
         raise UserError(f"{log_path} has no /deploy/header record; is it a genpo-deploy log?")
-    path = Path(policy_path or header["policy_path"])
+    path = Path(policy_path or _logged_policy(header, log_path))
     if not path.is_file():
         raise UserError(f"policy {path} from the log is gone; pass --policy PATH")
     runtime = OrtPolicy(path)
     ticks = [p for t, _, p in messages if t == "/deploy/policy"]
     mismatched, first, worst = 0, None, 0.0
     for i, tick in enumerate(ticks):
-        runtime.obs[:] = np.asarray(tick["obs"], dtype=np.float32)
+        runtime.obs[:] = _vector(tick, "obs", len(runtime.obs), i, log_path)
         got = runtime.infer()
-        want = np.asarray(tick["action"], dtype=np.float32)
+        want = _vector(tick, "action", len(got), i, log_path)
         if got.tobytes() != want.tobytes():
             mismatched += 1
             first = i if first is None else first
@@ -52,6 +54,25 @@ def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
         "max_abs_diff": worst,
         "artifact_sha256_ok": sha256_of(path) == header.get("artifact_sha256"),
     }
+
+
+def _logged_policy(header: dict[str, Any], log_path: Path) -> str:
+    path = header.get("policy_path")
+    if not isinstance(path, str) or not path:
+        raise UserError(f"{log_path}'s header names no policy file; pass --policy PATH")
+    return path
+
+
+def _vector(tick: dict[str, Any], key: str, size: int, index: int, log_path: Path) -> np.ndarray:
+    """tick[key] as float32 [size]; anything else is a damaged log (or one for another policy)."""
+    values = tick.get(key)
+    ok = isinstance(values, list) and len(values) == size
+    if ok and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=np.float32)
+    raise UserError(
+        f"{log_path}: policy tick {index} has no '{key}' list of {size} numbers; the log is "
+        "damaged or was recorded with another policy (pass it with --policy)"
+    )
 
 
 @user_errors_exit("genpo-replay")

@@ -13,10 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from export.exporter import ExportOptions, ExportResult, export_checkpoint, writable_dir
+from export.exporter import ExportOptions, ExportResult, export_checkpoint
 from export.from_onnx import import_onnx
 from robots.cli import user_errors_exit
 from robots.errors import UserError
+from robots.files import writable_dir
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,11 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args: argparse.Namespace) -> ExportResult:
     if args.golden < 1:
         raise UserError(f"--golden must be at least 1, got {args.golden}")
+    if args.latency_calls < 0:
+        raise UserError(f"--latency-calls must be 0 (skip) or more, got {args.latency_calls}")
     opts = ExportOptions(noise=args.noise, golden=args.golden, latency_calls=args.latency_calls)
     if args.from_onnx:
         if args.robot is None or args.task is None:
             raise UserError("--from-onnx needs --robot and --task to pick the policy contract")
-        out = writable_dir(Path(args.out or "."))
+        out = writable_dir(Path(args.out or "."), "output directory", "--out")
         return import_onnx(args.from_onnx, args.robot, args.task, out / "policy.onnx", opts)
     if args.checkpoint is None:
         raise UserError("pass a checkpoint path (model_<it>.pt) or --from-onnx ONNX")

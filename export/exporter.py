@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from export.onnx_io import (
 )
 from export.verify import (
     PARITY_ATOL,
+    check_finite,
     latency_us,
     max_abs_error,
     recorded_observations,
@@ -36,6 +36,7 @@ from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32, NOISE_MODES
 from robots.contract import PolicyContract, make_contract
 from robots.errors import UserError
+from robots.files import writable_dir
 from robots.machine import cpu_model
 from robots.spec import RobotSpec
 from training.genpo import FlowPolicy
@@ -157,7 +158,9 @@ def export_policy(
     obs = _test_obs(contract, desc.obs_dim, opts.parity_samples, opts.seed, normalizer)
     obs = np.concatenate([obs, recorded_observations(run_dir, desc.obs_dim)])
     noise = _latents(len(obs), desc.noise_dim, opts.seed + 1)
-    parity = max_abs_error(run(obs, noise), _torch_actions(policy, normalizer, obs, noise))
+    actions = run(obs, noise)
+    check_finite(actions, "the exported graph")
+    parity = max_abs_error(actions, _torch_actions(policy, normalizer, obs, noise))
     if not parity <= PARITY_ATOL:
         raise ExportError(
             f"ONNX Runtime differs from torch by {parity:.3g} (> {PARITY_ATOL:g}) on "
@@ -235,17 +238,6 @@ def contract_for_task(robot: str, task: str) -> PolicyContract:
     return make_contract(spec, task[len(prefix) :])
 
 
-def writable_dir(path: Path) -> Path:
-    """Create `path` if needed; a UserError in one sentence when it cannot be written."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create output directory '{path}' ({exc.strerror})") from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UserError(f"output directory '{path}' is not writable; pass another --out")
-    return path
-
-
 def export_checkpoint(
     ckpt_path: str | Path,
     out_dir: str | Path | None = None,
@@ -262,7 +254,9 @@ def export_checkpoint(
     spec = get_robot(contract.robot)
     policy, normalizer = build_policy_from_checkpoint(ckpt)
     run_dir = ckpt_path.resolve().parent
-    out = writable_dir(Path(out_dir) if out_dir is not None else run_dir / "exported")
+    out = writable_dir(
+        Path(out_dir) if out_dir is not None else run_dir / "exported", "output directory", "--out"
+    )
     provenance = {
         "run_id": run_dir.name,
         "checkpoint": ckpt_path.name,

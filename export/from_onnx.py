@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 
 from export.exporter import ExportOptions, ExportResult, contract_for_task, measure_latency
 from export.metadata import (
@@ -21,11 +22,19 @@ from export.metadata import (
     to_json,
     utc_now,
 )
-from export.onnx_io import check_graph, io_sizes, runner, save_model, session, set_metadata
-from export.verify import sample_observations
+from export.onnx_io import (
+    ORT_ERRORS,
+    check_graph,
+    io_sizes,
+    runner,
+    save_model,
+    session,
+    set_metadata,
+)
+from export.verify import check_finite, sample_observations
 from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32
-from robots.errors import UserError
+from robots.errors import UserError, first_line
 
 
 def _load(path: Path) -> onnx.ModelProto:
@@ -52,6 +61,21 @@ def _check_io(model: onnx.ModelProto, path: Path, obs_dim: int, action_dim: int)
         )
 
 
+def _check_graph(model: onnx.ModelProto, path: Path) -> None:
+    try:
+        check_graph(model)
+    except onnx.checker.ValidationError as exc:
+        raise UserError(
+            f"'{path}' is not a valid ONNX graph ({first_line(exc)}); export the policy again"
+        ) from None
+
+
+def _run_each(sess: ort.InferenceSession, obs: np.ndarray) -> np.ndarray:
+    """Actions [n, d], one observation at a time: IsaacLab's exports may fix the batch at 1."""
+    run = runner(sess)
+    return np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+
+
 def import_onnx(
     onnx_path: str | Path,
     robot: str,
@@ -66,12 +90,17 @@ def import_onnx(
     contract = contract_for_task(robot, task)
     model = _load(onnx_path)
     _check_io(model, onnx_path, contract.obs_dim, contract.num_actions)
-    check_graph(model)
-    sess = session(model)
-    run = runner(sess)
+    _check_graph(model, onnx_path)
     desc = PolicyDescription("ppo", contract.obs_dim, contract.num_actions, source="onnx-import")
     obs = sample_observations(contract, contract.obs_dim, opts.golden, opts.seed)
-    actions = np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
+    # The golden ones and the parity-sized test set (as for checkpoints) must give finite actions.
+    test = sample_observations(contract, contract.obs_dim, opts.parity_samples, opts.seed + 1)
+    try:
+        sess = session(model)
+        actions, test_actions = _run_each(sess, obs), _run_each(sess, test)
+    except ORT_ERRORS as exc:
+        raise UserError(f"ONNX Runtime cannot run '{onnx_path}' ({first_line(exc)})") from None
+    check_finite(np.concatenate([actions, test_actions]), f"'{onnx_path}'")
     golden = {"obs": obs, "noise": None, "actions": actions, "atol": GOLDEN_ATOL_FP32}
     provenance = {
         "run_id": None,

@@ -20,14 +20,26 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+from onnxruntime.capi.onnxruntime_pybind11_state import (
+    Fail,
+    InvalidArgument,
+    InvalidGraph,
+    NotImplemented,
+    RuntimeException,
+)
 from torch import nn
 
 from robots.errors import UserError
+from robots.files import write_bytes_atomic
 
 OPSET = 17
 EXPORTER = "torchscript"
 # A fixed-step artifact must contain no control flow and no sampling.
 FORBIDDEN_OP_PREFIXES = ("Loop", "Scan", "If", "RandomNormal", "RandomUniform", "Multinomial")
+
+
+# What ONNX Runtime raises for a graph it cannot load or run (none derives from RuntimeError).
+ORT_ERRORS = (Fail, InvalidArgument, InvalidGraph, NotImplemented, RuntimeException)
 
 
 class ExportError(UserError):
@@ -107,9 +119,7 @@ def set_metadata(model: onnx.ModelProto, key: str, value: str) -> None:
 
 def save_model(model: onnx.ModelProto, path: Path) -> None:
     """Write atomically so a failed export never leaves a half-written policy behind."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    onnx.save_model(model, str(tmp))
-    tmp.replace(path)
+    write_bytes_atomic(path, model.SerializeToString())
 
 
 def session(model: onnx.ModelProto | str | Path, threads: int = 1) -> ort.InferenceSession:
@@ -119,6 +129,8 @@ def session(model: onnx.ModelProto | str | Path, threads: int = 1) -> ort.Infere
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Fatal only: a failure also raises, and callers turn it into one sentence for the user.
+    opts.log_severity_level = 4
     source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
     return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
 

@@ -18,6 +18,7 @@ import torch
 from export.verify import latency_us
 from robots.artifact import GOLDEN_ATOL_FP16, GOLDEN_ATOL_FP32, parse_artifact, verify_golden
 from robots.errors import UserError
+from robots.files import write_bytes_atomic, write_text_atomic
 
 MAX_BATCH = 1024  # optimisation-profile upper bound of the dynamic batch axis
 
@@ -64,7 +65,7 @@ def build_engine(
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise UserError(f"TensorRT failed to build an engine from '{onnx_path}' (see its log)")
-    engine_path.write_bytes(bytes(serialized))
+    write_bytes_atomic(engine_path, bytes(serialized))
 
 
 class TrtRunner:
@@ -126,5 +127,5 @@ def export_engine(
         "latency_us": latency,  # includes host<->device copies, as deploy would see them
     }
     sidecar = {**document, "golden": {**document["golden"], "atol": atol}, "engine": engine}
-    Path(f"{engine_path}.json").write_text(json.dumps(sidecar, sort_keys=True))
+    write_text_atomic(f"{engine_path}.json", json.dumps(sidecar, sort_keys=True))
     return engine

@@ -9,9 +9,20 @@ from pathlib import Path
 import numpy as np
 
 from robots.contract import PolicyContract
+from robots.errors import UserError
 
 PARITY_ATOL = 1e-5
 RECORDED_OBS_FILE = "recorded_obs.npy"  # optional [n, obs] float array in the run directory
+
+
+def check_finite(actions: np.ndarray, source: str) -> None:
+    """A graph that answers test observations with NaN or Inf cannot be shipped."""
+    bad = int(np.count_nonzero(~np.isfinite(actions).all(axis=-1)))
+    if bad:
+        raise UserError(
+            f"{source} produces NaN or Inf actions on {bad} of {len(actions)} test observations; "
+            "it cannot be shipped"
+        )
 
 
 def observation_bounds(contract: PolicyContract) -> tuple[np.ndarray, np.ndarray]:

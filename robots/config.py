@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import yaml
 
 from robots.errors import UserError
+from robots.files import write_text_atomic
 
 T = TypeVar("T")
 
@@ -127,7 +128,7 @@ def dump_yaml(cfg: Any, path: str | Path | None = None) -> str:
     """The resolved config as YAML text; also written to `path` when given."""
     text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
     if path is not None:
-        Path(path).write_text(text)
+        write_text_atomic(path, text)
     return text
 
 

@@ -24,15 +24,14 @@ reads it:
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from robots.config import from_dict
-from robots.errors import UserError
+from robots.errors import UserError, first_line
+from robots.files import atomic_write
 from training.config import FlowPolicyCfg, GaussianPolicyCfg
 from training.gaussian import GaussianPolicy
 from training.genpo import FlowPolicy
@@ -40,14 +39,27 @@ from training.normalizer import EmpiricalNormalization
 
 FORMAT = "genpo-checkpoint"
 SCHEMA_VERSION = 1
-REQUIRED_KEYS = (
-    "iteration",
-    "policy_kind",
-    "policy_kwargs",
-    "policy_state",
-    "obs_normalizer_state",
-    "config",
-)
+# Every field a reader uses, with the type genpo-train writes: a crafted or damaged file is
+# refused in one sentence here instead of failing deep inside torch.
+REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "iteration": int,
+    "policy_kind": str,
+    "policy_kwargs": dict,
+    "policy_state": dict,
+    "obs_normalizer_state": (dict, type(None)),
+    "config": dict,
+}
+POLICY_KWARGS_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "obs_dim": int,
+    "action_dim": int,
+    "cfg": dict,
+}
+# What a resume reads on top (rank_states and the critic normaliser are optional).
+RESUME_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "critic_state": dict,
+    "optimizer_state": dict,
+    "learning_rate": (int, float),
+}
 POLICY_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
     "flow": (FlowPolicy, FlowPolicyCfg),
     "gaussian": (GaussianPolicy, GaussianPolicyCfg),
@@ -55,23 +67,16 @@ POLICY_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
-    """Write payload (plus format tag and schema version) atomically: tmp file + os.replace.
+    """Write payload (plus format tag and schema version) atomically (robots/files.py).
 
-    A crash mid-write leaves the previous file intact instead of a truncated one.
+    A crash mid-write leaves the previous file intact instead of a truncated one, and the next
+    save removes the temp file the crashed one left.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     full = {"format": FORMAT, "schema_version": SCHEMA_VERSION, **payload}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(full, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        torch.save(full, f)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -84,10 +89,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
             f"checkpoint '{path}' cannot be read (corrupt, truncated or not a torch file: "
-            f"{reason}); use another checkpoint of the run"
+            f"{first_line(exc)}); use another checkpoint of the run"
         ) from None
     _validate(ckpt, path)
     return ckpt
@@ -105,14 +109,35 @@ def _validate(ckpt: object, path: Path) -> None:
             f"checkpoint '{path}' has schema version {version!r} but this code reads "
             f"1..{SCHEMA_VERSION}; update the code or use a checkpoint from this version"
         )
-    missing = [k for k in REQUIRED_KEYS if k not in ckpt]
-    if missing:
-        raise UserError(f"checkpoint '{path}' is incomplete (missing {', '.join(missing)})")
+    _check_fields(ckpt, REQUIRED_FIELDS, path, "")
+    _check_fields(ckpt["policy_kwargs"], POLICY_KWARGS_FIELDS, path, "policy_kwargs.")
     if ckpt["policy_kind"] not in POLICY_CLASSES:
         raise UserError(
             f"checkpoint '{path}' holds an unknown policy kind {ckpt['policy_kind']!r}; "
             f"known: {', '.join(POLICY_CLASSES)}"
         )
+
+
+def check_resumable(ckpt: dict, path: str | Path) -> None:
+    """The fields a resume restores (critic, optimiser, learning rate) exist with their types."""
+    _check_fields(ckpt, RESUME_FIELDS, Path(path), "")
+
+
+def _check_fields(
+    data: dict, fields: dict[str, type | tuple[type, ...]], path: Path, prefix: str
+) -> None:
+    for key, kind in fields.items():
+        if key not in data:
+            raise UserError(
+                f"checkpoint '{path}' is incomplete (no {prefix}{key}); use another checkpoint "
+                "of the run"
+            )
+        value = data[key]
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise UserError(
+                f"checkpoint '{path}' is damaged ({prefix}{key} is a {type(value).__name__}); "
+                "use another checkpoint of the run"
+            )
 
 
 def build_policy(kind: str, kwargs: dict) -> nn.Module:
@@ -145,7 +170,7 @@ def _load_state(module: nn.Module, state: dict, what: str) -> None:
     try:
         module.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError) as exc:
-        first = str(exc).strip().splitlines()[0]
         raise UserError(
-            f"the checkpoint's {what} weights do not fit the network it describes ({first})"
+            f"the checkpoint's {what} weights do not fit the network it describes "
+            f"({first_line(exc)})"
         ) from None

@@ -25,7 +25,8 @@ from robots import get_robot
 from robots.cli import user_errors_exit
 from robots.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from robots.contract import make_contract
-from robots.errors import UserError
+from robots.errors import UserError, first_line
+from robots.files import writable_dir, write_text_atomic
 from training import distributed
 from training.config import TrainCfg
 from training.tasks import TASKS, make_env, task_config
@@ -123,10 +124,24 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    """Counts the user typed: zero or negative is a mistake, never 'use the default'."""
+    for option, value in (
+        ("--num-envs", args.num_envs),
+        ("--max-iterations", args.max_iterations),
+        ("--torch-threads", args.torch_threads),
+    ):
+        if value is not None and value < 1:
+            raise UserError(
+                f"{option} must be at least 1, got {value}; leave it out for the default"
+            )
+
+
 def plan(args: argparse.Namespace) -> Plan:
-    """Resolve every choice before anything heavy is imported or created."""
+    """Resolve and check every choice before anything is written or anything heavy created."""
     if args.task not in TASKS:
         raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(TASKS)}")
+    _check_counts(args)
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -158,6 +173,7 @@ def plan(args: argparse.Namespace) -> Plan:
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = args.run_dir or Path("runs") / args.task / f"{stamp}_{cfg.algo}"
+    writable_dir(run_dir, "run directory", "--run-dir")  # last: every other check passed
     return Plan(args.task, backend, device, num_envs, cfg, env_overrides, run_dir, args.resume)
 
 
@@ -188,7 +204,32 @@ def _previous_run(ckpt: Path) -> dict:
             f"{run_file} is missing, so the run's settings are unknown; resume "
             "from a checkpoint inside its run directory"
         )
-    return yaml.safe_load(run_file.read_text())
+    try:
+        data = yaml.safe_load(run_file.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise UserError(f"{run_file} is not valid YAML ({first_line(exc)}); {_RESTORE}") from None
+    problem = _run_file_problem(data)
+    if problem:
+        raise UserError(f"{run_file} is malformed ({problem}); {_RESTORE}")
+    return data
+
+
+_RESTORE = "repair it or start a new run without --resume"
+
+
+def _run_file_problem(data: object) -> str | None:
+    """What is wrong with run.yaml's content, or None (the fields a resume reads)."""
+    if not isinstance(data, dict):
+        return f"a {type(data).__name__} instead of a mapping"
+    if not isinstance(data.get("train"), dict):
+        return "no 'train' mapping"
+    overrides = data.get("env_overrides", [])
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        return "'env_overrides' is not a list of strings"
+    num_envs = data.get("num_envs")
+    if num_envs is not None and (type(num_envs) is not int or num_envs < 1):
+        return f"'num_envs' is {num_envs!r}, not a positive integer"
+    return None
 
 
 def _from_previous(data: dict) -> TrainCfg:
@@ -220,9 +261,7 @@ def write_run_file(p: Plan) -> None:
         "env": to_dict(task_config(p.task, p.env_overrides)) if p.backend == "mujoco" else None,
         "command": " ".join(["genpo-train", *sys.argv[1:]]),
     }
-    tmp = p.run_dir / "run.yaml.tmp"
-    tmp.write_text(yaml.safe_dump(data, sort_keys=False))
-    tmp.replace(p.run_dir / "run.yaml")
+    write_text_atomic(p.run_dir / "run.yaml", yaml.safe_dump(data, sort_keys=False))
     dump_yaml(p.train_cfg, p.run_dir / "train_config.yaml")
 
 
@@ -246,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.torch_threads is not None:
         import torch
 
-        torch.set_num_threads(max(1, args.torch_threads))
+        torch.set_num_threads(args.torch_threads)
     dist = distributed.init_distributed(p.device)
     from training.runner import OnPolicyRunner  # deferred: torch-heavy imports after checks
 
@@ -260,12 +299,13 @@ def main(argv: list[str] | None = None) -> int:
             f"genpo-train: run directory {p.run_dir}  (watch: tensorboard --logdir "
             f"{p.run_dir.parent})"
         )
-        write_run_file(p)
     env = make_backend_env(p, seed)
     contract = make_contract(get_robot(p.task.split("_")[0]), p.task.split("_")[1])
     runner = OnPolicyRunner(env, p.train_cfg, p.run_dir, dist.device, contract.to_dict())
     if p.resume is not None:
         runner.load(p.resume)
+    if dist.is_main:  # only now: a failed resume leaves the run's files as they were
+        write_run_file(p)
     iterations = args.max_iterations or p.train_cfg.runner.max_iterations
     started = time.perf_counter()
     stopped_by = _stop_on_sigterm()

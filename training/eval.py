@@ -20,6 +20,7 @@ from pathlib import Path
 
 from robots.cli import user_errors_exit
 from robots.errors import UserError
+from robots.files import check_output_file, write_text_atomic
 
 PROG = "genpo-eval"
 
@@ -62,6 +63,9 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if not (math.isfinite(args.duration_s) and args.duration_s > 0):
         raise UserError(f"--duration-s must be a positive number of seconds, got {args.duration_s}")
+    for option, path in (("--json", args.json), ("--video", args.video)):
+        if path is not None:
+            check_output_file(path, option)  # before the evaluation, not after it
 
 
 @user_errors_exit(PROG)
@@ -92,8 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{label:<24}{value}")
     line = json.dumps(report)
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(line + "\n")
+        write_text_atomic(args.json, line + "\n")
     print(line)
     return 0
 

@@ -11,9 +11,14 @@ import numpy as np
 import torch
 
 from robots.config import dump_yaml, to_dict
-from robots.errors import UserError
+from robots.errors import UserError, first_line
 from training import distributed
-from training.checkpoint import build_policy, load_checkpoint, save_checkpoint
+from training.checkpoint import (
+    build_policy,
+    check_resumable,
+    load_checkpoint,
+    save_checkpoint,
+)
 from training.config import TrainCfg
 from training.env import VecEnv
 from training.logger import EpisodeTracker, TrainLogger, git_commit, write_git_info
@@ -185,6 +190,7 @@ class OnPolicyRunner:
     def load(self, path: str | Path, load_optimizer: bool = True) -> dict:
         """Restore weights, normalisers, optimizer, iteration, RNG and env state for resume."""
         ckpt = load_checkpoint(path, map_location=self.device)
+        check_resumable(ckpt, path)
         alg = self.alg
         if ckpt["policy_kind"] != alg.policy.kind:
             raise UserError(
@@ -200,20 +206,30 @@ class OnPolicyRunner:
             if isinstance(module, EmpiricalNormalization) and ckpt.get(key) is not None:
                 _load(module, ckpt[key], path, key)
         if load_optimizer:
-            alg.optimizer.load_state_dict(ckpt["optimizer_state"])
-            alg.learning_rate = ckpt["learning_rate"]
+            _load(alg.optimizer, ckpt["optimizer_state"], path, "optimizer")
+            alg.learning_rate = float(ckpt["learning_rate"])
         self.current_iteration = ckpt["iteration"]
-        self._restore_rank_state(ckpt)
+        self._restore_rank_state(ckpt, path)
         return ckpt
 
-    def _restore_rank_state(self, ckpt: dict) -> None:
+    def _restore_rank_state(self, ckpt: dict, ckpt_path: str | Path) -> None:
         states = ckpt.get("rank_states") or []
+        if not isinstance(states, list):
+            raise UserError(
+                f"checkpoint '{ckpt_path}' holds damaged rank_states; use another checkpoint"
+            )
         if len(states) != self.dist.world_size:
             # Another world size: an exact continuation is impossible; keep streams distinct.
             seed_everything(self.cfg.runner.seed + self.dist.rank + 7919 * ckpt["iteration"])
             return
         state = states[self.dist.rank]
-        set_rng_states(state["rng"])
+        try:
+            set_rng_states(state["rng"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise UserError(
+                f"checkpoint '{ckpt_path}' holds a damaged RNG state ({type(exc).__name__}); "
+                "use another checkpoint of the run"
+            ) from None
         if state.get("env") is not None:
             try:
                 self.env.load_state_dict(state["env"])
@@ -247,13 +263,14 @@ def _state_or_none(module: torch.nn.Module) -> dict | None:
     return module.state_dict() if isinstance(module, EmpiricalNormalization) else None
 
 
-def _load(module: torch.nn.Module, state: dict, path: str | Path, what: str) -> None:
+def _load(
+    module: torch.nn.Module | torch.optim.Optimizer, state: dict, path: str | Path, what: str
+) -> None:
     try:
         module.load_state_dict(state)
-    except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()[0]
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
         raise UserError(
-            f"checkpoint '{path}' does not fit this config's {what} ({first}); "
+            f"checkpoint '{path}' does not fit this config's {what} ({first_line(exc)}); "
             "train with the config the checkpoint was made with"
         ) from None
 

@@ -94,8 +94,19 @@ def test_scripted_commands_reach_the_observation(policies: dict[str, Path]) -> N
         (["{missing}", "--task", "go2_flat"], "does not exist"),
         (["{h1_onnx}", "--task", "go2_flat"], "exported for robot 'h1'"),
         (["{checkpoint}", "--task", "go2_flat", "--episodes", "0"], "--episodes"),
+        (["{checkpoint}", "--task", "go2_flat", "--json", "{dir}"], "--json '{dir}' is a dir"),
+        (["{checkpoint}", "--task", "go2_flat", "--video", "{dir}"], "--video '{dir}' is a dir"),
+        (["{checkpoint}", "--task", "go2_flat", "--json", "{file}/x.json"], "cannot create folder"),
     ],
-    ids=["unknown-task", "missing-file", "other-robot", "bad-episodes"],
+    ids=[
+        "unknown-task",
+        "missing-file",
+        "other-robot",
+        "bad-episodes",
+        "json-dir",
+        "video-dir",
+        "json-under-file",
+    ],
 )
 def test_user_errors_exit_2_with_one_line(
     policies: dict[str, Path],
@@ -104,10 +115,15 @@ def test_user_errors_exit_2_with_one_line(
     args: list[str],
     message: str,
 ) -> None:
-    paths = {**{k: str(v) for k, v in policies.items()}, "missing": str(tmp_path / "nope.pt")}
+    (tmp_path / "file").write_text("")
+    paths = {k: str(v) for k, v in policies.items()}
+    paths.update(missing=str(tmp_path / "nope.pt"), dir=str(tmp_path), file=str(tmp_path / "file"))
+    before = sorted(tmp_path.rglob("*"))
     assert main([a.format(**paths) for a in args]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("genpo-eval: error:") and message in err[0]
+    assert len(err) == 1 and err[0].startswith("genpo-eval: error:")
+    assert message.format(**paths) in err[0]
+    assert sorted(tmp_path.rglob("*")) == before  # refused before anything was written
 
 
 SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "policies" / "go2_flat"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import onnx
 import pytest
 import torch
 
@@ -86,38 +87,99 @@ def test_from_onnx_import(tmp_path: Path) -> None:
     assert verify_golden(artifact, lambda obs: sess.run(None, {"obs": obs})[0]) == 0.0
 
 
-def _fails(argv: list[str], capsys, words: str) -> None:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
+def _graph(path: Path, nodes: list, inits: list) -> Path:
+    """A hand-made go2-sized graph obs [1, 45] -> actions [1, 12]."""
+    from onnx import TensorProto, helper
+
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, w])
+          for n, w in (("obs", 45), ("actions", 12))]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", io[:1], io[1:], inits)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return path
+
+
+def _bad_graph(kind: str, path: Path) -> Path:
+    from onnx import TensorProto, helper
+
+    weights = helper.make_tensor("W", TensorProto.FLOAT, [45, 12], [0.01] * 540)
+    zero = helper.make_tensor("Z", TensorProto.FLOAT, [1], [0.0])
+    shape = helper.make_tensor("S", TensorProto.INT64, [2], [1, 12])
+    node = helper.make_node
+    graphs = {
+        "undefined-input": ([node("MatMul", ["obs", "nope"], ["actions"])], []),
+        "unknown-op": ([node("Frobnicate", ["obs"], ["actions"])], []),
+        # sqrt(log(x)) of small x: NaN on every observation
+        "nan": ([node("MatMul", ["obs", "W"], ["m"]), node("Log", ["m"], ["l"]),
+                 node("Sqrt", ["l"], ["actions"])], [weights]),
+        "inf": ([node("MatMul", ["obs", "W"], ["m"]), node("Div", ["m", "Z"], ["actions"])],
+                [weights, zero]),
+        # valid to the checker, fails when run: 45 values cannot become [1, 12]
+        "cannot-run": ([node("Reshape", ["obs", "S"], ["actions"])], [shape]),
+    }  # fmt: skip
+    return _graph(path, *graphs[kind])
+
+
+def _case(kind: str, tmp: Path) -> list[str]:
+    """argv of one bad-input case (files it needs are made in tmp)."""
+    isaac = ["--robot", "go2", "--task", "go2_flat"]
+    if kind in ("undefined-input", "unknown-op", "nan", "inf", "cannot-run"):
+        return ["--from-onnx", str(_bad_graph(kind, tmp / f"{kind}.onnx")), *isaac]
+    if kind in ("unknown-robot", "other-robot"):
+        src = str(_isaaclab_like_onnx(tmp / "isaac.onnx", 45, 12))
+        robot = "spot" if kind == "unknown-robot" else "h1"
+        return ["--from-onnx", src, "--robot", robot, "--task", f"{robot}_flat"]
+    if kind == "missing":
+        return [str(tmp / "missing.pt")]
+    if kind == "junk":
+        (tmp / "junk.pt").write_text("not a checkpoint")
+        return [str(tmp / "junk.pt")]
+    ckpt = write_checkpoint(tmp / "r" / "model_1.pt", "flow")
+    counts = {"zero-golden": ["--golden", "0"], "negative-latency-calls": ["--latency-calls", "-1"]}
+    if kind in counts:
+        return [str(ckpt), *counts[kind]]
+    if kind == "unwritable-out":
+        (tmp / "file").write_text("")
+        return [str(ckpt), "--out", str(tmp / "file" / "sub")]
+    payload = torch.load(ckpt, weights_only=True)
+    if kind == "future-schema":
+        payload["schema_version"] = 99
+    else:  # crafted: a field the policy is rebuilt from is gone
+        del payload["policy_kwargs"]["cfg"]
+    torch.save(payload, ckpt)
+    return [str(ckpt)]
+
+
+@pytest.mark.parametrize(
+    ("kind", "words"),
+    [
+        ("missing", "does not exist"),
+        ("zero-golden", "--golden must be at least 1, got 0"),
+        ("negative-latency-calls", "--latency-calls must be 0 (skip) or more, got -1"),
+        ("junk", "cannot be read"),
+        ("future-schema", "schema version 99"),
+        ("missing-field", "incomplete (no policy_kwargs.cfg)"),
+        ("unknown-robot", "unknown robot 'spot'"),
+        ("other-robot", "maps 45 observations to 12 actions"),
+        ("unwritable-out", "cannot create output directory"),
+        ("undefined-input", "is not a valid ONNX graph"),
+        ("unknown-op", "is not a valid ONNX graph (No Op registered for Frobnicate"),
+        ("nan", "produces NaN or Inf actions on 1008 of 1008 test observations"),
+        ("inf", "produces NaN or Inf actions on 1008 of 1008 test observations"),
+        ("cannot-run", "ONNX Runtime cannot run"),
+    ],
+)
+def test_user_errors_exit_2_and_write_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture, kind: str, words: str
+) -> None:
+    argv = _case(kind, tmp_path)
+    out = tmp_path / "out"
+    if "--out" not in argv:
+        argv += ["--out", str(out)]
+    assert main([*FAST, *argv]) == 2  # argv last: its options win
+    err = capfd.readouterr().err  # capfd: ONNX Runtime's own log lines count too
     assert err.startswith("genpo-export: ") and words in err and "Traceback" not in err
-    assert err.count("\n") == 1
-
-
-def test_user_errors_exit_2(tmp_path: Path, capsys) -> None:
-    _fails([str(tmp_path / "missing.pt")], capsys, "does not exist")
-    junk = tmp_path / "junk.pt"
-    junk.write_text("not a checkpoint")
-    _fails([str(junk)], capsys, "cannot be read")
-    future = write_checkpoint(tmp_path / "r" / "model_1.pt", "flow")
-    payload = torch.load(future, weights_only=True)
-    payload["schema_version"] = 99
-    torch.save(payload, future)
-    _fails([str(future)], capsys, "schema version 99")
-    src = _isaaclab_like_onnx(tmp_path / "isaac.onnx", 45, 12)
-    _fails(
-        ["--from-onnx", str(src), "--robot", "spot", "--task", "spot_flat"],
-        capsys,
-        "unknown robot 'spot'",
-    )
-    _fails(
-        ["--from-onnx", str(src), "--robot", "h1", "--task", "h1_flat"],
-        capsys,
-        "maps 45 observations to 12 actions",
-    )
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    ok = write_checkpoint(tmp_path / "r2" / "model_1.pt", "flow")
-    _fails([str(ok), "--out", str(blocker / "sub")], capsys, "cannot create output directory")
+    assert err.count("\n") == 1, err
+    assert not list(out.rglob("*")) and not list(tmp_path.rglob("policy.onnx"))
 
 
 def test_help_lists_defaults(capsys) -> None:

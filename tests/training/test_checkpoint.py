@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from robots.errors import UserError
+from tests.conftest import REPO
 from tests.training.train_helpers import tiny_cfg
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint, save_checkpoint
 from training.envs_toy import PointMassEnv
@@ -66,6 +70,37 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
 
 
+def test_checkpoint_honours_the_umask(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        save_checkpoint(tmp_path / "model_1.pt", {"iteration": 1})
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model_1.pt").stat().st_mode & 0o777 == 0o644  # not 0600
+
+
+# kill -9 while torch.save is halfway through model_5.pt.
+KILLED_SAVE = """
+import os, signal, sys, torch
+from training.checkpoint import save_checkpoint
+def half_then_killed(obj, f):
+    f.write(b"half a checkpoint")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+torch.save = half_then_killed
+save_checkpoint(sys.argv[1], {"iteration": 5})
+"""
+
+
+def test_next_save_removes_the_temp_file_of_a_killed_save(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-c", KILLED_SAVE, str(tmp_path / "model_5.pt")]
+    assert subprocess.run(cmd, env=env).returncode == -9
+    assert [p.name.endswith(".tmp") for p in tmp_path.iterdir()] == [True]  # the orphan
+    save_checkpoint(tmp_path / "model_10.pt", {"iteration": 10})
+    assert [p.name for p in tmp_path.iterdir()] == ["model_10.pt"]
+
+
 def _assert_user_error(path: Path, words: str) -> None:
     with pytest.raises(UserError) as info:
         load_checkpoint(path)
@@ -96,3 +131,49 @@ def test_loading_into_the_other_algo_is_a_user_error(tmp_path: Path) -> None:
     _runner("ppo", tmp_path).learn(2)
     with pytest.raises(UserError, match="algo"):
         _runner("genpo").load(tmp_path / "model_2.pt")
+
+
+def _crafted(tmp_path: Path, change) -> Path:
+    """A real checkpoint with one field removed or replaced by `change(payload)`."""
+    runner = _runner("genpo", tmp_path)
+    runner.learn(2)
+    payload = torch.load(tmp_path / "model_2.pt", weights_only=True)
+    change(payload)
+    path = tmp_path / "crafted.pt"
+    torch.save(payload, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda p: p["policy_kwargs"].pop("cfg"), "incomplete (no policy_kwargs.cfg)"),
+        (lambda p: p.update(policy_kwargs="flow"), "damaged (policy_kwargs is a str)"),
+        (lambda p: p.update(iteration="7"), "damaged (iteration is a str)"),
+        (lambda p: p.update(policy_state=[1, 2]), "damaged (policy_state is a list)"),
+        (lambda p: p.pop("config"), "incomplete (no config)"),
+    ],
+    ids=["no-cfg", "kwargs-str", "iteration-str", "state-list", "no-config"],
+)
+def test_crafted_checkpoint_fields_are_one_sentence(tmp_path: Path, change, words: str) -> None:
+    path = _crafted(tmp_path, change)
+    with pytest.raises(UserError) as info:
+        build_policy_from_checkpoint(load_checkpoint(path))
+    assert words in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda p: p.pop("critic_state"), "incomplete (no critic_state)"),
+        (lambda p: p.pop("learning_rate"), "incomplete (no learning_rate)"),
+        (lambda p: p.update(optimizer_state={"state": {}}), "does not fit this config's optim"),
+        (lambda p: p["rank_states"][0].pop("rng"), "damaged RNG state"),
+    ],
+    ids=["no-critic", "no-lr", "bad-optimizer", "no-rng"],
+)
+def test_resume_from_crafted_checkpoint_is_one_sentence(tmp_path: Path, change, words: str) -> None:
+    path = _crafted(tmp_path, change)
+    with pytest.raises(UserError) as info:
+        _runner("genpo").load(path)
+    assert words in str(info.value) and "\n" not in str(info.value)

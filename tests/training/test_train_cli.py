@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,7 +26,8 @@ TINY = [
 
 
 def _train(*args: str) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "training.cli", *args, "--no-progress", "--torch-threads", "1"]
+    # The defaults first: a --torch-threads in args must win (argparse keeps the last one).
+    cmd = [sys.executable, "-m", "training.cli", "--no-progress", "--torch-threads", "1", *args]
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
 
 
@@ -59,20 +61,70 @@ def test_short_run_then_resume_continues(tmp_path: Path) -> None:
     assert resumed["config"]["flow"]["hidden_dims"] == [32, 32]  # the run's config, not defaults
 
 
+@pytest.fixture(scope="module")
+def source_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run directory as genpo-train leaves it: run.yaml (written by the CLI's own code), a
+    resumable checkpoint model_7.pt and model_8.pt, which lacks the critic and optimiser."""
+    from tests.export.conftest import write_checkpoint
+    from training.cli import build_parser, plan, write_run_file
+
+    run = tmp_path_factory.mktemp("source") / "run"
+    write_run_file(plan(build_parser().parse_args(
+        ["go2_flat", "--num-envs", "4", "--run-dir", str(run), *TINY])))  # fmt: skip
+    resumable = {"critic_state": {}, "optimizer_state": {}, "learning_rate": 1e-3}
+    write_checkpoint(run / "model_7.pt", "flow", **resumable)
+    write_checkpoint(run / "model_8.pt", "flow")
+    return run
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every file (with its bytes) and folder under root."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None
+            for p in sorted(root.rglob("*"))}  # fmt: skip
+
+
+NEW = ["--run-dir", "{tmp}/new_run"]  # a fresh run must not even create its folder
+CKPT = "{tmp}/run/model_7.pt"
+
+
 @pytest.mark.parametrize(
-    ("args", "message"),
+    ("args", "run_yaml", "message"),
     [
-        (["go3_flat"], "unknown task 'go3_flat'; known tasks: go2_flat"),
-        (["go2_flat", "--set", "ppo.lerning_rate=1"], "did you mean 'ppo.learning_rate'"),
-        (["go2_flat", "--set", "env.domain_rand.fricton=1"], "did you mean 'domain_rand.friction'"),
-        (["go2_flat", "--resume", "/nonexistent/model_1.pt"], "does not exist"),
+        (["go3_flat", *NEW], None, "unknown task 'go3_flat'; known tasks: go2_flat"),
+        (["go2_flat", "--set", "ppo.lerning_rate=1", *NEW], None,
+         "did you mean 'ppo.learning_rate'"),
+        (["go2_flat", "--set", "env.domain_rand.fricton=1", *NEW], None,
+         "did you mean 'domain_rand.friction'"),
+        (["go2_flat", "--resume", "/nonexistent/model_1.pt"], None, "does not exist"),
+        (["go2_flat", "--num-envs", "0", *NEW], None, "--num-envs must be at least 1, got 0"),
+        (["go2_flat", "--num-envs", "-4", *NEW], None, "--num-envs must be at least 1, got -4"),
+        (["go2_flat", "--max-iterations", "0", *NEW], None, "--max-iterations must be at least 1"),
+        (["go2_flat", "--torch-threads", "0", *NEW], None, "--torch-threads must be at least 1"),
+        (["go2_flat", "--run-dir", "{tmp}/run/run.yaml/sub"], None, "cannot create run directory"),
+        (["go2_flat", "--resume", CKPT], "train: [1, 2\n", "is not valid YAML"),
+        (["go2_flat", "--resume", CKPT], "- 1\n- 2\n", "malformed (a list instead of a mapping)"),
+        (["go2_flat", "--resume", CKPT], "task: go2_flat\n", "malformed (no 'train' mapping)"),
+        (["go2_flat", "--resume", CKPT], "train: {}\nnum_envs: abc\n", "'num_envs' is 'abc'"),
+        (["go2_flat", "--resume", CKPT, "--algo", "ppo"], None, "holds a flow policy"),
+        (["go2_flat", "--resume", "{tmp}/run/model_8.pt"], None, "incomplete (no critic_state)"),
     ],
-)
-def test_user_mistakes_are_one_sentence(args: list[str], message: str) -> None:
-    result = _train(*args)
-    assert result.returncode == 2
+    ids=["unknown-task", "unknown-key", "unknown-env-key", "missing-ckpt", "zero-envs",
+         "negative-envs", "zero-iterations", "zero-threads", "unwritable-run-dir",
+         "run-yaml-not-yaml", "run-yaml-list", "run-yaml-no-train", "run-yaml-bad-num-envs",
+         "resume-other-algo", "resume-ckpt-missing-field"],
+)  # fmt: skip
+def test_user_mistakes_are_one_sentence_and_write_nothing(
+    source_run: Path, tmp_path: Path, args: list[str], run_yaml: str | None, message: str
+) -> None:
+    shutil.copytree(source_run, tmp_path / "run")
+    if run_yaml is not None:
+        (tmp_path / "run" / "run.yaml").write_text(run_yaml)
+    before = _tree(tmp_path)
+    result = _train(*[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, lines
+    assert _tree(tmp_path) == before  # nothing written, nothing overwritten
 
 
 @pytest.mark.parametrize(("signame", "code"), [("SIGINT", 130), ("SIGTERM", 143)])

@@ -1,0 +1,105 @@
+"""Files the tools write: atomically, with the user's umask, into directories checked up front.
+
+One way to write a file that must never be seen half-written (checkpoints, run.yaml, policy.onnx,
+reports): a temp file beside the target, fsync, then `os.replace`. The temp file's name carries
+the writer's pid, `.<name>.<pid>.<token>.tmp`, so the next write into the same directory removes
+the temp files of writers that died mid-write (kill -9, power loss) and never those of a live one.
+That judgement assumes the writers share this machine's pid namespace, as the run directories of
+one training or export job do.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from robots.errors import UserError
+
+_TMP_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+
+
+@contextmanager
+def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
+    """Binary file object whose content replaces `path` when the block ends without an error.
+
+    The file gets mode 0o666 less the umask, like any `open()`; on an error (or a signal) the
+    temp file is removed and `path` is left as it was.
+    """
+    path = Path(path)
+    remove_orphans(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+    """`path.write_bytes(data)`, atomically (see atomic_write)."""
+    with atomic_write(path) as f:
+        f.write(data)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """`path.write_text(text)` in UTF-8, atomically (see atomic_write)."""
+    write_bytes_atomic(path, text.encode())
+
+
+def remove_orphans(directory: Path) -> list[Path]:
+    """Delete the temp files of atomic writes whose writer process is gone; returns them."""
+    removed = []
+    try:
+        entries = list(directory.iterdir())
+    except OSError:
+        return removed  # the write itself will report the unusable directory
+    for entry in entries:
+        match = _TMP_NAME.match(entry.name)
+        if match and not _alive(int(match["pid"])):
+            entry.unlink(missing_ok=True)
+            removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process: alive
+    return True
+
+
+def writable_dir(path: Path, what: str, option: str) -> Path:
+    """Create directory `path` if needed; one sentence naming `option` when it cannot be written.
+
+    what: the directory's role in the message ("output directory", "run directory").
+    option: the command-line option that picks another one ("--out").
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create {what} '{path}' ({exc.strerror}); pass another {option}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"{what} '{path}' is not writable; pass another {option}")
+    return path
+
+
+def check_output_file(path: Path, option: str) -> None:
+    """Before any work: `path` can become a file (not a directory, its folder can be made)."""
+    if path.is_dir():
+        raise UserError(f"{option} '{path}' is a directory; pass the path of a file to write")
+    writable_dir(path.parent, f"folder of {option}", option)

@@ -1,0 +1,75 @@
+"""Atomic writes: the umask is honoured, a failure leaves the old file, a killed writer's temp
+file is removed by the next write and a live writer's never is."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from robots.errors import UserError
+from robots.files import atomic_write, check_output_file, write_text_atomic
+from tests.conftest import REPO
+
+# A writer killed with SIGKILL halfway through its data, as `kill -9` or the OOM killer would.
+KILLED_WRITER = """
+import os, signal, sys
+from robots.files import atomic_write
+with atomic_write(sys.argv[1]) as f:
+    f.write(b"half of the new")
+    f.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+def test_written_file_honours_the_umask(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        write_text_atomic(tmp_path / "run.yaml", "a: 1\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "run.yaml").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    target = tmp_path / "policy.onnx"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_write(target) as f:
+        f.write(b"new, half")
+        raise RuntimeError("export failed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_killed_writer_leaves_an_orphan_that_the_next_write_removes(tmp_path: Path) -> None:
+    target = tmp_path / "model_5.pt"
+    target.write_text("old")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    killed = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(target)], env=env)
+    assert killed.returncode == -9
+    orphans = [p for p in tmp_path.iterdir() if p != target]
+    assert len(orphans) == 1 and orphans[0].read_bytes() == b"half of the new"
+    assert target.read_text() == "old"
+    write_text_atomic(tmp_path / "model_10.pt", "next")  # another file of the same run
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_10.pt", "model_5.pt"]
+
+
+def test_a_live_writers_temp_file_is_left_alone(tmp_path: Path) -> None:
+    with atomic_write(tmp_path / "model_1.pt") as f:
+        f.write(b"first")
+        write_text_atomic(tmp_path / "run.yaml", "second")  # same directory, meanwhile
+        assert len(list(tmp_path.glob(".model_1.pt.*.tmp"))) == 1
+    assert (tmp_path / "model_1.pt").read_bytes() == b"first"
+
+
+def test_output_file_checks_refuse_a_directory_or_an_impossible_folder(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="--json .* is a directory"):
+        check_output_file(tmp_path, "--json")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(UserError, match="cannot create folder of --json"):
+        check_output_file(blocker / "sub" / "eval.json", "--json")
+    check_output_file(tmp_path / "new" / "eval.json", "--json")  # a fine path passes
