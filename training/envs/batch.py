@@ -143,7 +143,9 @@ class ThreadedBatch:
                 shape = getattr(self._workers[0][1], name).shape
                 out[name] = np.zeros((self.nsim, nstep, *shape))
         chunks = np.array_split(np.arange(self.nsim), self.nthread)
-        jobs = [(w, c, nstep, control, record, out) for w, c in zip(self._workers, chunks)]
+        jobs = [
+            (w, c, nstep, control, record, out) for w, c in zip(self._workers, chunks, strict=True)
+        ]
         if self._pool is None:
             for job in jobs:
                 self._run(*job)

@@ -102,7 +102,8 @@ def launch_problem(physics: str = DEFAULT_PHYSICS, need_gpu: bool = True) -> str
 def check_physics(physics: str) -> str:
     if physics not in PHYSICS_PRESETS:
         raise UserError(
-            f"unknown IsaacLab physics preset {physics!r}; choose one of {', '.join(PHYSICS_PRESETS)}"
+            f"unknown IsaacLab physics preset {physics!r}; "
+            f"choose one of {', '.join(PHYSICS_PRESETS)}"
         )
     return physics
 
@@ -161,7 +162,7 @@ def load_env_cfg(
     except (Exception, SystemExit) as exc:
         raise UserError(
             f"IsaacLab could not resolve {task_id} with physics={physics}: {_first(exc)}"
-        )
+        ) from None
     shape_to_contract(env_cfg, contract)
     return env_cfg, task_id, note
 
