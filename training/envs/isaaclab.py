@@ -143,6 +143,8 @@ def load_env_cfg(
 ) -> tuple[Any, str, str]:
     """(IsaacLab env cfg reshaped to `contract`, task ID, ID note); the env is not built."""
     check_physics(physics)
+    if task not in TASK_IDS:
+        raise UserError(f"IsaacLab has no task for {task!r}; tasks: {', '.join(sorted(TASK_IDS))}")
     try:
         import gymnasium as gym
         import isaaclab_tasks  # noqa: F401  (fills the gym registry with IsaacLab's tasks)
