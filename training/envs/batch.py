@@ -2,8 +2,8 @@
 same subset of its interface stepped per env on a thread pool where it is missing.
 
 IsaacLab 3.0's environment pins mujoco ~=3.12 (through Newton), which has no `mujoco.batch`;
-the MuJoCo backend, `genpo-eval` (the sim-to-sim check of what IsaacLab trained) and the
-benchmarks must still run there. `ThreadedBatch` keeps Batch's layout: one mjSTATE_INTEGRATION
+the MuJoCo backend and `genpo-eval` (the sim-to-sim check of what IsaacLab trained) must still
+run there. `ThreadedBatch` keeps Batch's layout: one mjSTATE_INTEGRATION
 row per simulation in `state`, `bind("qpos")` / `bind("qvel")` live views of its columns, so the
 backend code is the same on both. Set GENPO_MUJOCO_BATCH=threaded to force it on MuJoCo 4 (tests
 do, to cover it in the default suite); MuJoCo 4 otherwise always takes `mujoco.batch.Batch`.

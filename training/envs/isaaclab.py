@@ -51,7 +51,7 @@ DEFAULT_PHYSICS = "newton_mjwarp"
 KIT_PRESETS = ("isaacsim_physx",)  # these need Isaac Sim (Omniverse Kit) in the process
 INSTALL_HINT = (
     "--backend isaaclab needs IsaacLab 3.0 (Python 3.12, an NVIDIA GPU); install it kit-less "
-    "in its own venv (`pip install isaaclab[newton]==3.0.0`, README: Install, IsaacLab), then "
+    "in its own venv (`pip install isaaclab==3.0.0`, README: IsaacLab), then "
     "`pip install -e .[train,export]` in that venv"
 )
 _TOL = 1e-6
@@ -91,9 +91,12 @@ def launch_problem(physics: str = DEFAULT_PHYSICS, need_gpu: bool = True) -> str
     if importlib.util.find_spec("isaaclab.app.sim_launcher") is None:
         return "the installed IsaacLab predates 3.0 (no isaaclab.app.sim_launcher)"
     if physics in KIT_PRESETS and importlib.util.find_spec("isaacsim") is None:
-        return f"the physics preset {physics!r} needs Isaac Sim, which is not installed"
+        return (
+            f"the physics preset {physics!r} needs Isaac Sim, which is not installed "
+            "(pip install isaaclab[isaacsim]==3.0.0 --extra-index-url https://pypi.nvidia.com)"
+        )
     if physics.startswith("newton") and importlib.util.find_spec("newton") is None:
-        return f"the physics preset {physics!r} needs Newton (pip install isaaclab[newton])"
+        return f"the physics preset {physics!r} needs Newton, which isaaclab==3.0.0 depends on"
     if need_gpu and not torch.cuda.is_available():
         return "no CUDA GPU is visible to torch"
     return None
