@@ -155,3 +155,32 @@ def test_isaaclab_env_follows_the_contract(task: str) -> None:
     assert joint_pos.abs().max() < 0.3
     env.close()
     assert robot_name in (GO2.name, H1.name)
+
+
+@pytest.mark.isaaclab
+def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) -> None:
+    """16 envs x 100 steps of kit-less Newton (MuJoCo-Warp) on Warp's CPU device, the Go2 spawned
+    from Menagerie's MJCF converted to USD: no GPU, Isaac Sim or NVIDIA asset server needed."""
+    import torch
+
+    from robots.assets import model_xml
+
+    out = tmp_path / "go2_usd"
+    convert = [sys.executable, "-m", "mujoco_usd_converter", "--no-layer-structure"]
+    done = subprocess.run(
+        [*convert, str(model_xml(GO2, "go2")), str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    contract = make_contract(GO2, "flat")
+    env = make_isaaclab_env(
+        "go2_flat", contract, 16, seed=0, device="cpu", robot_usd=out / "go2.usdc"
+    )
+    try:
+        obs = env.get_observations()
+        for _ in range(100):
+            obs, rewards, _, _ = env.step(torch.zeros(16, contract.num_actions))
+        assert obs["policy"].shape == (16, contract.obs_dim)
+        assert obs["critic"].shape == (16, contract.critic_obs_dim)
+        assert torch.isfinite(obs["critic"]).all() and torch.isfinite(rewards).all()
+    finally:
+        env.close()

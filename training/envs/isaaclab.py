@@ -29,13 +29,16 @@ import copy
 import importlib.util
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 
+from robots import get_robot
 from robots.contract import PolicyContract
 from robots.errors import UserError
+from robots.spec import RobotSpec
 from training.env import VecEnv
 
 # Our task -> (IsaacLab 3.0 ID, IsaacLab 2.x ID). 3.0 dropped `-v0` and renamed Unitree-Go2.
@@ -298,14 +301,66 @@ def make_isaaclab_env(
     device: str = "cuda:0",
     physics: str = DEFAULT_PHYSICS,
     overrides: Iterable[str] = (),
+    robot_usd: str | Path | None = None,
 ) -> IsaacLabVecEnv:
-    """Resolve, reshape and check the task's config, then launch and build it."""
+    """Resolve, reshape and check the task's config, then launch and build it.
+
+    robot_usd: spawn the robot from this local USD and keep the scene off NVIDIA's asset
+    servers (`use_local_assets`); None: IsaacLab's own assets, downloaded at run time.
+    """
     env_cfg, task_id, note = load_env_cfg(task, contract, num_envs, device, physics)
     print(f"genpo-train: IsaacLab task {task_id} ({note}), physics={physics}")
+    if robot_usd is not None:
+        use_local_assets(env_cfg, get_robot(contract.robot), Path(robot_usd))
     apply_overrides(env_cfg, overrides)
     check_drift(env_cfg, contract)
     env_cfg.seed = seed
     return IsaacLabVecEnv.launch(task_id, env_cfg, contract, physics, device)
+
+
+def use_local_assets(env_cfg: Any, robot: RobotSpec, robot_usd: Path) -> None:
+    """Spawn the robot from a local USD, e.g. Menagerie's MJCF converted by mujoco-usd-converter
+    (`python -m mujoco_usd_converter --no-layer-structure go2.xml out/`), and drop what IsaacLab
+    would download (ground-plane USD, MDL material, sky texture).
+
+    Kit-less Newton refuses a flat plane mesh (MuJoCo: "mesh volume is too small"), so a flat
+    task gets IsaacLab's random box grid with heights of at most 1 cm instead of the Nucleus plane.
+    """
+    import isaaclab.sim as sim_utils
+    from isaaclab.terrains import MeshRandomGridTerrainCfg, TerrainGeneratorCfg
+
+    if not robot_usd.is_file():
+        raise UserError(f"robot USD {str(robot_usd)!r} does not exist")
+    scene = env_cfg.scene
+    scene.robot.spawn = sim_utils.UsdFileCfg(usd_path=str(robot_usd))
+    scene.sky_light = None
+    scene.terrain.visual_material = None
+    if scene.terrain.terrain_type == "plane":
+        scene.terrain.terrain_type = "generator"
+        scene.terrain.terrain_generator = TerrainGeneratorCfg(
+            size=(8.0, 8.0),
+            border_width=0.0,
+            num_rows=1,
+            num_cols=1,
+            sub_terrains={
+                "flat": MeshRandomGridTerrainCfg(
+                    proportion=1.0,
+                    grid_width=0.45,
+                    grid_height_range=(0.0, 0.01),
+                    platform_width=2.0,
+                )
+            },
+        )
+    # The converter nests bodies (Robot/Geometry/base/FL_hip/...): sense every body below Robot.
+    scene.contact_forces.prim_path = "{ENV_REGEX_NS}/Robot/.*"
+    if getattr(scene, "height_scanner", None) is not None:
+        scene.height_scanner.prim_path = f"{{ENV_REGEX_NS}}/Robot/Geometry/{robot.root_body}"
+    # Menagerie's Go2 has no foot bodies (IsaacLab's ".*_foot"): the feet are calf geoms.
+    feet = "|".join(robot.foot_bodies)
+    for term in vars(env_cfg.rewards).values():
+        sensor = getattr(term, "params", {}).get("sensor_cfg") if term is not None else None
+        if sensor is not None and sensor.body_names == ".*_foot":
+            sensor.body_names = feet
 
 
 def _first(exc: BaseException) -> str:
