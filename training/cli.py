@@ -180,6 +180,8 @@ def _pick_backend(choice: str, physics: str | None) -> tuple[str, str]:
     """(backend, physics): auto takes IsaacLab only where it can really launch, and says why not."""
     from training.envs.isaaclab import launch_problem
 
+    if choice == "auto" and physics == "mujoco":
+        return "mujoco", "mujoco"  # a resumed MuJoCo run stays on MuJoCo
     if choice == "auto":
         problem = launch_problem(physics or DEFAULT_PHYSICS)
         if problem is None:
@@ -188,7 +190,7 @@ def _pick_backend(choice: str, physics: str | None) -> tuple[str, str]:
             print(f"genpo-train: --backend auto uses the MuJoCo backend: {problem}")
             choice = "mujoco"
     if choice == "isaaclab":
-        return choice, physics or DEFAULT_PHYSICS
+        return choice, physics if physics not in (None, "mujoco") else DEFAULT_PHYSICS
     if physics not in (None, "mujoco"):
         raise UserError(
             f"--physics {physics} selects IsaacLab's physics, but this run uses the mujoco "

@@ -92,6 +92,21 @@ def test_isaaclab_physics_is_pinned_and_recorded(tmp_path: Path) -> None:
     assert (run["backend"], run["physics"]) == ("isaaclab", "isaacsim_physx")
 
 
+def test_auto_resumes_a_mujoco_run_on_mujoco_even_where_isaaclab_could_launch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robots.config import to_dict
+    from training.config import TrainCfg
+
+    monkeypatch.setattr("training.envs.isaaclab.launch_problem", lambda *a, **k: None)
+    assert _plan("--backend", "auto").backend == "isaaclab"
+    (tmp_path / "model_1.pt").write_bytes(b"")
+    run = {"physics": "mujoco", "train": to_dict(TrainCfg()), "num_envs": 8, "env_overrides": []}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    p = _plan("--backend", "auto", "--resume", str(tmp_path / "model_1.pt"))
+    assert (p.backend, p.physics) == ("mujoco", "mujoco")
+
+
 def test_physics_preset_on_the_mujoco_backend_is_refused() -> None:
     with pytest.raises(UserError, match="--physics isaacsim_physx selects IsaacLab's physics"):
         _plan("--backend", "mujoco", "--physics", "isaacsim_physx")
