@@ -49,6 +49,7 @@ class Plan:
     run_dir: Path
     resume: Path | None
     physics: str = "mujoco"  # the MuJoCo engine, or IsaacLab's physics preset
+    robot_usd: Path | None = None  # isaaclab: spawn the robot from this local USD
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=PHYSICS_PRESETS,
         help=f"IsaacLab physics preset (isaaclab backend only; default: {DEFAULT_PHYSICS}, "
         "kit-less; isaacsim_physx needs Isaac Sim)",
+    )
+    p.add_argument(
+        "--robot-usd",
+        type=Path,
+        default=None,
+        metavar="USD",
+        help="isaaclab backend: spawn the robot from this local USD (e.g. Menagerie's MJCF "
+        "converted by mujoco-usd-converter) instead of downloading IsaacLab's",
     )
     p.add_argument(
         "--algo",
@@ -171,8 +180,12 @@ def plan(args: argparse.Namespace) -> Plan:
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = args.run_dir or Path("runs") / args.task / f"{stamp}_{cfg.algo}"
+    robot_usd = args.robot_usd or previous.get("robot_usd")
+    if robot_usd is not None and backend != "isaaclab":
+        raise UserError("--robot-usd spawns IsaacLab's robot; pass --backend isaaclab")
+    usd = None if robot_usd is None else Path(robot_usd)
     return Plan(
-        args.task, backend, device, num_envs, cfg, env_overrides, run_dir, args.resume, physics
+        args.task, backend, device, num_envs, cfg, env_overrides, run_dir, args.resume, physics, usd
     )
 
 
@@ -235,7 +248,7 @@ def make_backend_env(p: Plan, seed: int):
 
         contract = make_contract(get_robot(robot_name), p.task.split("_")[1])
         return make_isaaclab_env(
-            p.task, contract, p.num_envs, seed, p.device, p.physics, p.env_overrides
+            p.task, contract, p.num_envs, seed, p.device, p.physics, p.env_overrides, p.robot_usd
         )
     return make_env(p.task, p.num_envs, seed, "cpu", p.env_overrides)
 
@@ -247,6 +260,7 @@ def write_run_file(p: Plan) -> None:
         "task": p.task,
         "backend": p.backend,
         "physics": p.physics,
+        "robot_usd": None if p.robot_usd is None else str(p.robot_usd),
         "num_envs": p.num_envs,
         "env_overrides": list(p.env_overrides),
         "train": to_dict(p.train_cfg),

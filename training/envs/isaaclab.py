@@ -336,6 +336,7 @@ def use_local_assets(env_cfg: Any, robot: RobotSpec, robot_usd: Path) -> None:
     scene.sky_light = None
     scene.terrain.visual_material = None
     if scene.terrain.terrain_type == "plane":
+        _room_for_box_contacts(env_cfg.sim.physics)
         scene.terrain.terrain_type = "generator"
         scene.terrain.terrain_generator = TerrainGeneratorCfg(
             size=(8.0, 8.0),
@@ -363,9 +364,21 @@ def use_local_assets(env_cfg: Any, robot: RobotSpec, robot_usd: Path) -> None:
             sensor.body_names = feet
 
 
+def _room_for_box_contacts(physics: Any) -> None:
+    """The flat tasks' MJWarp preset sizes its buffers for a plane (Go2: njmax 65); on the box
+    grid the Go2 needed up to ~100 constraint rows ("nefc overflow" drops the rest)."""
+    solver = getattr(physics, "solver_cfg", None)
+    if solver is not None and hasattr(solver, "njmax"):
+        solver.njmax = max(solver.njmax or 0, 300)
+        solver.nconmax = max(solver.nconmax or 0, 100)
+
+
 def _first(exc: BaseException) -> str:
+    """One line naming what failed: the innermost cause (IsaacLab wraps import errors)."""
     if isinstance(exc, SystemExit):
         return f"it exited with status {exc.code}"
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
@@ -411,7 +424,8 @@ class IsaacLabVecEnv(VecEnv):
             stack.close()
             raise UserError(
                 f"IsaacLab could not build {task_id} with physics={physics} ({_first(exc)}); "
-                "robot assets come from NVIDIA's servers at run time, so check the network"
+                "its assets come from NVIDIA's servers at run time: check the network, or "
+                "spawn the robot from a local USD (README: IsaacLab)"
             ) from None
 
     def get_observations(self) -> dict[str, torch.Tensor]:
