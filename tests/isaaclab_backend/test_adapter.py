@@ -107,9 +107,11 @@ def test_auto_resumes_a_mujoco_run_on_mujoco_even_where_isaaclab_could_launch(
     assert (p.backend, p.physics) == ("mujoco", "mujoco")
 
 
-def test_physics_preset_on_the_mujoco_backend_is_refused() -> None:
+def test_physics_preset_or_robot_usd_on_the_mujoco_backend_is_refused() -> None:
     with pytest.raises(UserError, match="--physics isaacsim_physx selects IsaacLab's physics"):
         _plan("--backend", "mujoco", "--physics", "isaacsim_physx")
+    with pytest.raises(UserError, match="--robot-usd spawns IsaacLab's robot"):
+        _plan("--backend", "mujoco", "--robot-usd", "go2.usdc")
 
 
 def test_env_overrides_without_an_isaaclab_field_are_refused_by_name() -> None:
@@ -172,12 +174,8 @@ def test_isaaclab_env_follows_the_contract(task: str) -> None:
     assert robot_name in (GO2.name, H1.name)
 
 
-@pytest.mark.isaaclab
-def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) -> None:
-    """16 envs x 100 steps of kit-less Newton (MuJoCo-Warp) on Warp's CPU device, the Go2 spawned
-    from Menagerie's MJCF converted to USD: no GPU, Isaac Sim or NVIDIA asset server needed."""
-    import torch
-
+def _go2_usd(tmp_path: Path) -> Path:
+    """Menagerie's Go2 MJCF converted to USD by mujoco-usd-converter."""
     from robots.assets import model_xml
 
     out = tmp_path / "go2_usd"
@@ -186,9 +184,18 @@ def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) ->
         [*convert, str(model_xml(GO2, "go2")), str(out)], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+    return out / "go2.usdc"
+
+
+@pytest.mark.isaaclab
+def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) -> None:
+    """16 envs x 100 steps of kit-less Newton (MuJoCo-Warp) on Warp's CPU device, the Go2 spawned
+    from Menagerie's MJCF converted to USD: no GPU, Isaac Sim or NVIDIA asset server needed."""
+    import torch
+
     contract = make_contract(GO2, "flat")
     env = make_isaaclab_env(
-        "go2_flat", contract, 16, seed=0, device="cpu", robot_usd=out / "go2.usdc"
+        "go2_flat", contract, 16, seed=0, device="cpu", robot_usd=_go2_usd(tmp_path)
     )
     try:
         obs = env.get_observations()
@@ -199,3 +206,19 @@ def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) ->
         assert torch.isfinite(obs["critic"]).all() and torch.isfinite(rewards).all()
     finally:
         env.close()
+
+
+@pytest.mark.isaaclab
+def test_train_on_isaaclab_kitless_then_evaluate_in_mujoco(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.cli", "go2_flat", "--backend", "isaaclab"]
+    cmd += ["--device", "cpu", "--num-envs", "16", "--max-iterations", "1", "--no-progress"]
+    cmd += ["--robot-usd", str(_go2_usd(tmp_path)), "--run-dir", str(run_dir)]
+    cmd += ["--set", "runner.num_steps_per_env=8", "--torch-threads", "1"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(run_dir / "model_1.pt")["physics"] == "newton_mjwarp"
+    evaluate = [sys.executable, "-m", "training.eval", str(run_dir / "model_1.pt")]
+    evaluate += ["--task", "go2_flat", "--episodes", "2", "--duration-s", "1"]
+    done = subprocess.run(evaluate, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
