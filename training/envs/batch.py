@@ -119,7 +119,8 @@ class ThreadedBatch:
     # ----- stepping ----------------------------------------------------------------------------
 
     def reset(self, ids: np.ndarray, stage: Any = None) -> None:
-        """Back to the model's reset state: time, warm start and controls cleared."""
+        """Back to the model's reset state: time, warm start and controls cleared. `stage` is
+        Batch's; ignored here, as the next rollout computes everything from the state row."""
         self.state[ids] = self._reset_row
         self.warning[ids] = 0
         for out in self._outputs.values():
