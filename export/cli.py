@@ -85,6 +85,9 @@ def _run(args: argparse.Namespace) -> ExportResult:
 
 def _report(result: ExportResult, args: argparse.Namespace) -> None:
     print(f"wrote {result.onnx_path}")
+    physics = result.document.get("provenance", {}).get("physics")
+    if physics:
+        print(f"trained on: {physics} (recorded in provenance.physics)")
     if result.parity_samples:
         print(
             f"parity torch vs ONNX Runtime: max abs error {result.parity_max_abs_err:.3g} "

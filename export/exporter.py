@@ -263,6 +263,7 @@ def export_checkpoint(
         "checkpoint_sha256": file_sha256(ckpt_path),
         "iteration": ckpt.get("iteration"),
         "algo": ckpt.get("algo"),
+        "physics": ckpt.get("physics"),
         "git_commit": ckpt.get("git_commit"),
         "export_time_utc": utc_now(),
         "exporter": {"name": EXPORTER, "opset": OPSET, "torch": torch.__version__},

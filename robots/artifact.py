@@ -17,7 +17,9 @@ Document (schema_version 1):
     robot           name, display_name, idl_family, num_motor_slots, policy_joint_names,
                     isaac_to_sdk, default_q_rad, kp, kd (all per joint in policy order)
     contract        robots.contract.PolicyContract.to_dict()
-    provenance      run_id, git_commit, checkpoint_sha256, iteration, export_time_utc, exporter
+    provenance      run_id, git_commit, checkpoint_sha256, iteration, export_time_utc, exporter,
+                    physics (the engine that trained it: "mujoco" or IsaacLab's preset such as
+                    "newton_mjwarp"; absent in artifacts exported before it was recorded)
     golden          obs [n][obs_dim], noise [n][2d] or null, actions [n][d], atol
     checks          parity (samples, max_abs_err), latency_us (p50, p99, max, ...) or null
 """
@@ -111,6 +113,12 @@ class Artifact:
     checks: dict[str, Any]
     schema_version: int = SCHEMA_VERSION
     document: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def physics(self) -> str | None:
+        """Engine that trained the policy (provenance "physics"); None where not recorded."""
+        value = self.provenance.get("physics")
+        return value if isinstance(value, str) else None
 
 
 def parse_artifact(text: str, robot: RobotSpec | None = None) -> Artifact:

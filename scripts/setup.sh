@@ -4,23 +4,40 @@
 #   bash scripts/setup.sh train    # workstation / CPU laptop: training + export (torch, mujoco, onnx)
 #   bash scripts/setup.sh deploy   # robot onboard computer: numpy, onnxruntime, CycloneDDS, SDK only
 #   bash scripts/setup.sh dev      # everything + test tools (what the tests and CI need)
+#   bash scripts/setup.sh isaaclab-cfg   # CI tier: the real isaaclab==3.0.0 wheel on this CPU
 #
-# The environment lives in $VENV (default .venv). A torch that is already installed (IsaacLab pins
-# its own) is kept; otherwise torch==2.13.0 is installed, which on CPU machines is a local wheel.
+# The environment lives in $VENV (default .venv; .venv-isaaclab for isaaclab-cfg). A torch that is
+# already installed (IsaacLab pins its own) is kept; otherwise torch==2.13.0 is installed, which on
+# CPU machines is a local wheel.
+#
+# isaaclab-cfg is not an IsaacLab install for training (README: Install, IsaacLab): it is what this
+# CPU can hold of one, to test our adapter against IsaacLab's real code. The wheel wants Python 3.12
+# and the CUDA torch 2.11, so it goes in --no-deps --ignore-requires-python beside the CPU torch,
+# with the few packages its config layer imports, and mujoco 3.12 as Newton pins it (so the MuJoCo
+# side is tested without mujoco.batch). No Isaac Sim, Newton or robot assets: envs are not built.
 # The deploy role needs root or sudo once, to apt-get install the CycloneDDS C library.
 set -euo pipefail
 
 ROLE="${1:-dev}"
-VENV="${VENV:-.venv}"
 TORCH_PIN="torch==2.13.0"
+ISAACLAB_PIN="isaaclab==3.0.0"
+# What isaaclab / isaaclab_tasks import to register tasks and resolve configs (measured), plus
+# the MuJoCo that Newton 1.6 pins (mujoco ~=3.12).
+ISAACLAB_CFG_DEPS=("warp-lang==1.17.0" "mujoco==3.12.*" gymnasium hydra-core lazy_loader
+  prettytable toml rich)
 cd "$(dirname "$0")/.."
 
 case "$ROLE" in
   train) EXTRAS="train,export" ;;
   deploy) EXTRAS="deploy" ;;
   dev) EXTRAS="train,export,deploy,dev" ;;
-  *) echo "setup.sh: error: unknown role '$ROLE'; choose train, deploy or dev" >&2; exit 2 ;;
+  isaaclab-cfg) EXTRAS="train,export,deploy,dev" ;;
+  *)
+    echo "setup.sh: error: unknown role '$ROLE'; choose train, deploy, dev or isaaclab-cfg" >&2
+    exit 2
+    ;;
 esac
+if [ "$ROLE" = isaaclab-cfg ]; then VENV="${VENV:-.venv-isaaclab}"; else VENV="${VENV:-.venv}"; fi
 
 if [ ! -x "$VENV/bin/python" ]; then
   python3 -m venv "$VENV"
@@ -34,5 +51,12 @@ fi
 if [ "$ROLE" != train ]; then
   PYTHON="$PY" bash scripts/install_dds.sh  # CycloneDDS 0.10.2 built from source + SDK, no deps
 fi
-"$PY" -m pip install -q -e ".[$EXTRAS]"
+if [ "$ROLE" = isaaclab-cfg ]; then
+  # mujoco 3.12 in the same resolve as our extras, so `mujoco>=3.3` does not pull 4.x.
+  "$PY" -m pip install -q -e ".[$EXTRAS]" "${ISAACLAB_CFG_DEPS[@]}"
+  # Last, so no later resolve trips over the pins it declares (torch 2.11, Python 3.12, ...).
+  "$PY" -m pip install -q --no-deps --ignore-requires-python "$ISAACLAB_PIN"
+else
+  "$PY" -m pip install -q -e ".[$EXTRAS]"
+fi
 echo "setup.sh: '$ROLE' environment ready in $VENV"

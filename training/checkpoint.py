@@ -17,6 +17,8 @@ reads it:
     learning_rate                current (adaptive) learning rate
     config                       resolved TrainCfg as a plain dict
     robot_contract               plain dict of the robot policy contract, or None (toy envs)
+    physics                      engine that trained it ("mujoco", or IsaacLab's preset such as
+                                 "newton_mjwarp"); absent in older checkpoints, None for toy envs
     git_commit                   commit of the training code, or None outside git
     world_size                   processes that trained it
     rank_states                  per rank: {"rng": RNG states, "env": env state or None}

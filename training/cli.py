@@ -29,6 +29,7 @@ from robots.errors import UserError, first_line
 from robots.files import writable_dir, write_text_atomic
 from training import distributed
 from training.config import TrainCfg
+from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS
 from training.tasks import TASKS, make_env, task_config
 
 TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
@@ -48,6 +49,8 @@ class Plan:
     env_overrides: tuple[str, ...]
     run_dir: Path
     resume: Path | None
+    physics: str = "mujoco"  # the MuJoCo engine, or IsaacLab's physics preset
+    robot_usd: Path | None = None  # isaaclab: spawn the robot from this local USD
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,8 +64,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         default="auto",
         choices=("auto", "mujoco", "isaaclab"),
-        help="auto: IsaacLab when importable with a GPU, else the built-in MuJoCo "
-        "backend (default: %(default)s)",
+        help="auto: IsaacLab when it can launch here (kit-less Newton, a GPU), else the "
+        "built-in MuJoCo backend, saying why (default: %(default)s)",
+    )
+    p.add_argument(
+        "--physics",
+        default=None,
+        choices=PHYSICS_PRESETS,
+        help=f"IsaacLab physics preset (isaaclab backend only; default: {DEFAULT_PHYSICS}, "
+        "kit-less; isaacsim_physx needs Isaac Sim)",
+    )
+    p.add_argument(
+        "--robot-usd",
+        type=Path,
+        default=None,
+        metavar="USD",
+        help="isaaclab backend: spawn the robot from this local USD (e.g. Menagerie's MJCF "
+        "converted by mujoco-usd-converter) instead of downloading IsaacLab's",
     )
     p.add_argument(
         "--algo",
@@ -145,8 +163,8 @@ def plan(args: argparse.Namespace) -> Plan:
     import torch
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    backend = _pick_backend(args.backend)
     previous = _previous_run(args.resume) if args.resume else {}
+    backend, physics = _pick_backend(args.backend, args.physics or previous.get("physics"))
     env_overrides = tuple(previous.get("env_overrides", ())) + tuple(
         o.split(".", 1)[1] for o in args.overrides if o.startswith("env.")
     )
@@ -166,6 +184,10 @@ def plan(args: argparse.Namespace) -> Plan:
         task_config(args.task, env_overrides)  # validate env overrides before any work starts
     except ConfigError as exc:
         raise ConfigError(f"task config (env.*): {exc}") from None
+    if backend == "isaaclab":
+        from training.envs.isaaclab import check_overrides
+
+        check_overrides(env_overrides)
     default_envs = GPU_NUM_ENVS if device.startswith("cuda") else CPU_NUM_ENVS
     num_envs = args.num_envs or previous.get("num_envs") or default_envs
     if args.resume:
@@ -173,16 +195,37 @@ def plan(args: argparse.Namespace) -> Plan:
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = args.run_dir or Path("runs") / args.task / f"{stamp}_{cfg.algo}"
+    robot_usd = args.robot_usd or previous.get("robot_usd")
+    if robot_usd is not None and backend != "isaaclab":
+        raise UserError("--robot-usd spawns IsaacLab's robot; pass --backend isaaclab")
+    usd = None if robot_usd is None else Path(robot_usd)
     writable_dir(run_dir, "run directory", "--run-dir")  # last: every other check passed
-    return Plan(args.task, backend, device, num_envs, cfg, env_overrides, run_dir, args.resume)
+    return Plan(
+        args.task, backend, device, num_envs, cfg, env_overrides, run_dir, args.resume, physics, usd
+    )
 
 
-def _pick_backend(choice: str) -> str:
-    from training.envs.isaaclab import isaaclab_available
+def _pick_backend(choice: str, physics: str | None) -> tuple[str, str]:
+    """(backend, physics): auto takes IsaacLab only where it can really launch, and says why not."""
+    from training.envs.isaaclab import launch_problem
 
+    if choice == "auto" and physics == "mujoco":
+        return "mujoco", "mujoco"  # a resumed MuJoCo run stays on MuJoCo
     if choice == "auto":
-        return "isaaclab" if isaaclab_available() else "mujoco"
-    return choice
+        problem = launch_problem(physics or DEFAULT_PHYSICS)
+        if problem is None:
+            choice = "isaaclab"
+        else:
+            print(f"genpo-train: --backend auto uses the MuJoCo backend: {problem}")
+            choice = "mujoco"
+    if choice == "isaaclab":
+        return choice, physics if physics not in (None, "mujoco") else DEFAULT_PHYSICS
+    if physics not in (None, "mujoco"):
+        raise UserError(
+            f"--physics {physics} selects IsaacLab's physics, but this run uses the mujoco "
+            "backend; pass --backend isaaclab or drop --physics"
+        )
+    return choice, "mujoco"
 
 
 def _train_yaml(task: str, algo: str) -> list[Path]:
@@ -245,7 +288,9 @@ def make_backend_env(p: Plan, seed: int):
         from training.envs.isaaclab import make_isaaclab_env
 
         contract = make_contract(get_robot(robot_name), p.task.split("_")[1])
-        return make_isaaclab_env(p.task, contract, p.num_envs, seed, p.device)
+        return make_isaaclab_env(
+            p.task, contract, p.num_envs, seed, p.device, p.physics, p.env_overrides, p.robot_usd
+        )
     return make_env(p.task, p.num_envs, seed, "cpu", p.env_overrides)
 
 
@@ -255,6 +300,8 @@ def write_run_file(p: Plan) -> None:
     data = {
         "task": p.task,
         "backend": p.backend,
+        "physics": p.physics,
+        "robot_usd": None if p.robot_usd is None else str(p.robot_usd),
         "num_envs": p.num_envs,
         "env_overrides": list(p.env_overrides),
         "train": to_dict(p.train_cfg),

@@ -20,12 +20,15 @@ class VecEnv(ABC):
         num_actions: d, executed action width.
         max_episode_length: steps after which an episode times out.
         device: torch device of every tensor exchanged.
+        physics: the engine that steps it ("mujoco", or IsaacLab's physics preset such as
+            "newton_mjwarp"); checkpoints and exported artifacts record it. None: no physics.
     """
 
     num_envs: int
     num_actions: int
     max_episode_length: int
     device: torch.device | str
+    physics: str | None = None
 
     @abstractmethod
     def get_observations(self) -> dict[str, torch.Tensor]:

@@ -181,6 +181,7 @@ class OnPolicyRunner:
                 "learning_rate": alg.learning_rate,
                 "config": to_dict(self.cfg),
                 "robot_contract": self.robot_contract,
+                "physics": self.env.physics,
                 "git_commit": git_commit(),
                 "world_size": self.dist.world_size,
                 "rank_states": rank_states,

@@ -1,17 +1,59 @@
-"""IsaacLab adapter: the one-sentence failure everywhere, the real thing where IsaacLab exists."""
+"""IsaacLab adapter where IsaacLab is absent (the default suite), and on a GPU where it exists.
+
+The real package's config is checked in test_isaaclab_cfg.py (marker isaaclab_cfg, its own venv).
+"""
 
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import yaml
 
+from export.exporter import ExportOptions, export_checkpoint
 from robots import GO2, H1, get_robot
+from robots.artifact import ARTIFACT_KEY, parse_artifact
 from robots.contract import make_contract
 from robots.errors import UserError
-from training.envs.isaaclab import ISAACLAB_TASK_IDS, isaaclab_available, make_isaaclab_env
+from tests.conftest import REPO
+from training import cli
+from training.checkpoint import load_checkpoint
+from training.envs.isaaclab import (
+    DEFAULT_PHYSICS,
+    TASK_IDS,
+    launch_problem,
+    make_isaaclab_env,
+    resolve_task_id,
+)
 
 HAS_ISAACLAB = importlib.util.find_spec("isaaclab") is not None
+V30 = {task: ids[0] for task, ids in TASK_IDS.items()}
+V2X = {task: ids[1] for task, ids in TASK_IDS.items()}
+
+
+def test_task_ids_are_isaaclab_30s() -> None:
+    # isaaclab_tasks 7.0.0 (IsaacLab 3.0) dropped -v0 and renamed Unitree-Go2 (isaaclab3.md).
+    assert V30 == {
+        "go2_flat": "Isaac-Velocity-Flat-UnitreeGo2",
+        "go2_rough": "Isaac-Velocity-Rough-UnitreeGo2",
+        "h1_flat": "Isaac-Velocity-Flat-H1",
+        "h1_rough": "Isaac-Velocity-Rough-H1",
+    }
+    for task in TASK_IDS:
+        assert resolve_task_id(task, [*V30.values(), "Isaac-Cartpole"]) == (
+            V30[task],
+            "IsaacLab 3.0 ID",
+        )
+
+
+def test_2x_ids_are_taken_only_when_the_registry_holds_them_and_say_so() -> None:
+    task_id, note = resolve_task_id("go2_rough", V2X.values())
+    assert task_id == "Isaac-Velocity-Rough-Unitree-Go2-v0" and "2.x" in note
+    with pytest.raises(UserError, match="registers neither 'Isaac-Velocity-Flat-H1'"):
+        resolve_task_id("h1_flat", ["Isaac-Cartpole"])
 
 
 @pytest.mark.skipif(HAS_ISAACLAB, reason="IsaacLab is installed here")
@@ -19,31 +61,104 @@ def test_missing_isaaclab_is_one_sentence_naming_how_to_install() -> None:
     with pytest.raises(UserError, match="needs IsaacLab 3.0") as info:
         make_isaaclab_env("go2_flat", make_contract(GO2, "flat"), num_envs=4, seed=0)
     assert "\n" not in str(info.value)
-    assert not isaaclab_available()
+    assert launch_problem() == "IsaacLab is not installed"
 
 
-def test_unknown_task_lists_the_isaaclab_tasks() -> None:
+def test_unknown_task_and_physics_are_one_sentence() -> None:
     with pytest.raises(UserError, match="IsaacLab has no task for 'go2_stairs'"):
         make_isaaclab_env("go2_stairs", make_contract(GO2, "flat"), num_envs=4, seed=0)
+    with pytest.raises(UserError, match="unknown IsaacLab physics preset 'bullet'"):
+        make_isaaclab_env("go2_flat", make_contract(GO2, "flat"), 4, 0, physics="bullet")
 
 
-def test_every_task_maps_to_a_documented_isaaclab_id() -> None:
-    assert ISAACLAB_TASK_IDS == {
-        "go2_flat": "Isaac-Velocity-Flat-Unitree-Go2-v0",
-        "go2_rough": "Isaac-Velocity-Rough-Unitree-Go2-v0",
-        "h1_flat": "Isaac-Velocity-Flat-H1-v0",
-        "h1_rough": "Isaac-Velocity-Rough-H1-v0",
-    }
+def _plan(*argv: str) -> cli.Plan:
+    return cli.plan(cli.build_parser().parse_args(["go2_rough", *argv]))
+
+
+@pytest.mark.skipif(HAS_ISAACLAB, reason="IsaacLab is installed here")
+def test_auto_keeps_mujoco_and_says_why(capsys: pytest.CaptureFixture) -> None:
+    p = _plan("--backend", "auto")
+    assert (p.backend, p.physics) == ("mujoco", "mujoco")
+    out = capsys.readouterr().out
+    assert "--backend auto uses the MuJoCo backend: IsaacLab is not installed" in out
+
+
+def test_isaaclab_physics_is_pinned_and_recorded(tmp_path: Path) -> None:
+    p = _plan("--backend", "isaaclab", "--run-dir", str(tmp_path))
+    assert p.physics == DEFAULT_PHYSICS == "newton_mjwarp"
+    p = _plan("--backend", "isaaclab", "--physics", "isaacsim_physx", "--run-dir", str(tmp_path))
+    cli.write_run_file(p)
+    run = yaml.safe_load((tmp_path / "run.yaml").read_text())
+    assert (run["backend"], run["physics"]) == ("isaaclab", "isaacsim_physx")
+
+
+def test_auto_resumes_a_mujoco_run_on_mujoco_even_where_isaaclab_could_launch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from robots.config import to_dict
+    from training.config import TrainCfg
+
+    monkeypatch.setattr("training.envs.isaaclab.launch_problem", lambda *a, **k: None)
+    assert _plan("--backend", "auto").backend == "isaaclab"
+    (tmp_path / "model_1.pt").write_bytes(b"")
+    run = {"physics": "mujoco", "train": to_dict(TrainCfg()), "num_envs": 8, "env_overrides": []}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(run))
+    p = _plan("--backend", "auto", "--resume", str(tmp_path / "model_1.pt"))
+    assert (p.backend, p.physics) == ("mujoco", "mujoco")
+
+
+def test_physics_preset_or_robot_usd_on_the_mujoco_backend_is_refused() -> None:
+    with pytest.raises(UserError, match="--physics isaacsim_physx selects IsaacLab's physics"):
+        _plan("--backend", "mujoco", "--physics", "isaacsim_physx")
+    with pytest.raises(UserError, match="--robot-usd spawns IsaacLab's robot"):
+        _plan("--backend", "mujoco", "--robot-usd", "go2.usdc")
+
+
+def test_env_overrides_without_an_isaaclab_field_are_refused_by_name() -> None:
+    with pytest.raises(UserError, match=r"env\.domain_rand\.friction has no IsaacLab counterpart"):
+        _plan("--backend", "isaaclab", "--set", "env.domain_rand.friction=[0.5, 0.5]")
+    p = _plan("--backend", "isaaclab", "--set", "env.observations.noise=false")
+    assert p.env_overrides == ("observations.noise=false",)
+
+
+def test_mujoco_run_records_its_physics_in_run_checkpoint_and_artifact(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    tiny = ["--set", "flow.hidden_dims=[16]", "--set", "critic.hidden_dims=[16]"]
+    tiny += ["--set", "flow.time_hidden_dims=[16]", "--set", "runner.num_steps_per_env=4"]
+    cmd = [sys.executable, "-m", "training.cli", "go2_flat", "--backend", "mujoco"]
+    cmd += ["--num-envs", "4", "--max-iterations", "1", "--run-dir", str(run_dir), *tiny]
+    cmd += ["--no-progress", "--torch-threads", "1"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert yaml.safe_load((run_dir / "run.yaml").read_text())["physics"] == "mujoco"
+    assert load_checkpoint(run_dir / "model_1.pt")["physics"] == "mujoco"
+    options = ExportOptions(golden=2, parity_samples=20, latency_calls=0)
+    result = export_checkpoint(run_dir / "model_1.pt", out_dir=tmp_path / "exp", options=options)
+    import onnx
+
+    model = onnx.load(str(result.onnx_path))
+    text = next(p.value for p in model.metadata_props if p.key == ARTIFACT_KEY)
+    assert parse_artifact(text).physics == "mujoco"
+
+
+def test_shipped_artifacts_without_physics_still_parse() -> None:
+    import onnx
+
+    for path in sorted((REPO / "assets" / "policies").glob("*/policy.onnx")):
+        model = onnx.load(str(path), load_external_data=False)
+        text = next(p.value for p in model.metadata_props if p.key == ARTIFACT_KEY)
+        assert parse_artifact(text).physics is None
 
 
 @pytest.mark.isaaclab
-@pytest.mark.parametrize("task", sorted(ISAACLAB_TASK_IDS))
+@pytest.mark.parametrize("task", sorted(TASK_IDS))
 def test_isaaclab_env_follows_the_contract(task: str) -> None:
     import torch
 
     robot_name, terrain = task.split("_")
     contract = make_contract(get_robot(robot_name), terrain)
     env = make_isaaclab_env(task, contract, num_envs=8, seed=0)
+    assert env.physics == DEFAULT_PHYSICS
     obs = env.get_observations()
     assert obs["policy"].shape == (8, contract.obs_dim)
     assert obs["critic"].shape == (8, contract.critic_obs_dim)
@@ -57,3 +172,53 @@ def test_isaaclab_env_follows_the_contract(task: str) -> None:
     assert joint_pos.abs().max() < 0.3
     env.close()
     assert robot_name in (GO2.name, H1.name)
+
+
+def _go2_usd(tmp_path: Path) -> Path:
+    """Menagerie's Go2 MJCF converted to USD by mujoco-usd-converter."""
+    from robots.assets import model_xml
+
+    out = tmp_path / "go2_usd"
+    convert = [sys.executable, "-m", "mujoco_usd_converter", "--no-layer-structure"]
+    done = subprocess.run(
+        [*convert, str(model_xml(GO2, "go2")), str(out)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return out / "go2.usdc"
+
+
+@pytest.mark.isaaclab
+def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) -> None:
+    """16 envs x 100 steps of kit-less Newton (MuJoCo-Warp) on Warp's CPU device, the Go2 spawned
+    from Menagerie's MJCF converted to USD: no GPU, Isaac Sim or NVIDIA asset server needed."""
+    import torch
+
+    contract = make_contract(GO2, "flat")
+    env = make_isaaclab_env(
+        "go2_flat", contract, 16, seed=0, device="cpu", robot_usd=_go2_usd(tmp_path)
+    )
+    try:
+        obs = env.get_observations()
+        for _ in range(100):
+            obs, rewards, _, _ = env.step(torch.zeros(16, contract.num_actions))
+        assert obs["policy"].shape == (16, contract.obs_dim)
+        assert obs["critic"].shape == (16, contract.critic_obs_dim)
+        assert torch.isfinite(obs["critic"]).all() and torch.isfinite(rewards).all()
+    finally:
+        env.close()
+
+
+@pytest.mark.isaaclab
+def test_train_on_isaaclab_kitless_then_evaluate_in_mujoco(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    cmd = [sys.executable, "-m", "training.cli", "go2_flat", "--backend", "isaaclab"]
+    cmd += ["--device", "cpu", "--num-envs", "16", "--max-iterations", "1", "--no-progress"]
+    cmd += ["--robot-usd", str(_go2_usd(tmp_path)), "--run-dir", str(run_dir)]
+    cmd += ["--set", "runner.num_steps_per_env=8", "--torch-threads", "1"]
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(run_dir / "model_1.pt")["physics"] == "newton_mjwarp"
+    evaluate = [sys.executable, "-m", "training.eval", str(run_dir / "model_1.pt")]
+    evaluate += ["--task", "go2_flat", "--episodes", "2", "--duration-s", "1"]
+    done = subprocess.run(evaluate, cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -1,4 +1,5 @@
-"""N MuJoCo simulations of one model, stepped in C on a thread pool by `mujoco.batch.Batch`.
+"""N MuJoCo simulations of one model, stepped in C on a thread pool by `mujoco.batch.Batch`
+(MuJoCo >= 4; training/envs/batch.py steps them per env on MuJoCo 3.x).
 
 One policy step is one `Batch.rollout` of `decimation` physics steps: the joint targets of every
 physics step go in as the control sequence (so action latency below a policy step costs nothing),
@@ -13,8 +14,8 @@ import time
 
 import mujoco
 import numpy as np
-from mujoco.batch import Batch
 
+from training.envs.batch import SimulationError, make_batch
 from training.envs.model import CompiledModel
 
 
@@ -28,7 +29,7 @@ class MujocoBackend:
         self.model = compiled.model
         self.num_envs = num_envs
         self.decimation = decimation
-        self.batch = Batch(self.model, num_envs, nthread=num_threads)
+        self.batch = make_batch(self.model, num_envs, num_threads)
         self.qpos = self.batch.bind("qpos")  # [N, nq] live views of the state rows
         self.qvel = self.batch.bind("qvel")
         self._qacc = self.batch.bind("qacc")  # outputs of the last physics step
@@ -50,7 +51,7 @@ class MujocoBackend:
             self.batch.rollout(
                 self.decimation, control=self._control, record=("sensordata",), out=self._record
             )
-        except mujoco.batch.SimulationError as exc:
+        except SimulationError as exc:
             # The failed simulations kept their previous state; the task resets them.
             self.failed[exc.ids] = True
         self.physics_time_s += time.perf_counter() - start

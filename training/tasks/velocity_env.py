@@ -32,6 +32,8 @@ CONTACT_HISTORY = 3  # IsaacLab's contact sensor keeps the last 3 physics steps
 class VelocityEnv(VecEnv):
     """N envs of one velocity-tracking task (config: TaskCfg)."""
 
+    physics = "mujoco"
+
     def __init__(self, cfg: TaskCfg, num_envs: int, seed: int = 0, device: str = "cpu") -> None:
         self.cfg = cfg
         self.num_envs = num_envs
