@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log", type=Path, default=Path("logs/deploy"), help="directory for the MCAP flight "
         "recorder log (default: %(default)s)")  # fmt: skip
     add("--no-log", action="store_true", help="turn the flight recorder off")
+    add("--io", choices=("lean", "sdk"), default="lean", help="LowState/LowCmd I/O path: "
+        "lean (serialized samples, numpy) or sdk (IDL objects); default %(default)s")  # fmt: skip
     add("--estop", default=None, help="e-stop chord of remote keys (default L2+B)")
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a deploy setting (DeployCfg), e.g. safety.max_tilt_deg=45")  # fmt: skip
@@ -115,6 +117,7 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
 
     from deploy.io.channels import SIM_DOMAIN, open_dds
     from deploy.io.foreign import ForeignWriterMonitor
+    from deploy.io.lean import make_loop_io
 
     if robot.idl_family != "go":
         raise UserError(f"{robot.name} uses unitree_{robot.idl_family} messages; not wired yet")
@@ -126,25 +129,19 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
 
         release_sport_mode(domain, log=log)
     writer = node.writer(robot.topics.lowcmd, LowCmd_)
-    # No listener: the command loop takes samples itself, so LowState deserialization (~0.2 ms
-    # each in Python) runs in the loop that needs it instead of a DDS thread holding the GIL.
+    # No listener: the command loop takes samples itself, so LowState deserialization runs in
+    # the loop that needs it instead of a DDS thread holding the GIL.
     reader = node.reader(robot.topics.lowstate, LowState_)
-
-    def take_newest() -> Any:
-        newest = None
-        for sample in reader.take(N=32):
-            if hasattr(sample, "tick"):  # skip InvalidSample markers (a writer went away)
-                newest = sample
-        return newest
-
+    loop_io = make_loop_io(args.io, robot, reader, writer, LowState_, allow_crcless=args.sim,
+                           log=log)  # fmt: skip
+    where = f"{robot.topics.lowstate} (DDS domain {domain}, interface {node.iface})"
     monitor = ForeignWriterMonitor(node, robot.topics.lowcmd, (writer,))
-    return {"node": node, "writer": writer, "reader": reader, "take": take_newest,
-            "monitor": monitor}  # fmt: skip
+    return {"node": node, "writer": writer, "reader": reader, "loop_io": loop_io,
+            "where": where, "monitor": monitor}  # fmt: skip
 
 
 def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
-    from deploy.io.lowcmd import make_lowcmd_builder
-    from deploy.io.lowstate import LowStateParser
+    from deploy.io.source import SourceWatch
 
     contract = policy.artifact.contract
     facts = policy.artifact.robot
@@ -159,9 +156,11 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
         kd=np.array(facts.kd),
     )
     command = CommandLoop(
-        shared, io["take"], LowStateParser(robot), make_lowcmd_builder(robot),
-        io["writer"].write, limits, keys, cfg, np.array(contract.action.offset),
+        shared, io["loop_io"].take, io["loop_io"].parser, io["loop_io"].builder,
+        io["loop_io"].publish, limits, keys, cfg, np.array(contract.action.offset),
         cfg.motion.damping_kd or robot.damping_kd, contract.control_dt_s, metrics, recorder, log,
+        SourceWatch(log, sim_sources=args.sim, where=io["where"],
+                    remote_silent_s=cfg.remote.silent_s),
     )  # fmt: skip
     sticks = None
     fixed = None
@@ -247,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
 
 def close_robot(io: dict[str, Any]) -> None:
     """Drop the DDS entities in order (monitor, reader, writer) while the process is intact."""
-    for key in ("monitor", "take", "reader", "writer"):
+    for key in ("monitor", "loop_io", "reader", "writer"):
         io.pop(key, None)
 
 

@@ -47,6 +47,7 @@ class RemoteCfg:
     estop: str = "L2+B"  # damps from every state
     stand: str = "Start"  # PASSIVE -> STAND
     policy: str = "A"  # STAND -> POLICY
+    silent_s: float = 2.0  # remote bytes frozen this long with a stick deflected: sticks read 0
 
 
 @dataclass(frozen=True)
