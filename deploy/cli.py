@@ -22,7 +22,7 @@ import numpy as np
 
 from deploy.command_loop import Chords, CommandLoop, Shared
 from deploy.commands import StickCommand, fixed_command
-from deploy.config import DeployCfg, load_deploy_cfg
+from deploy.config import MAX_EXTRA_KD, DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
 from deploy.io.remote import key_mask
 from deploy.metrics import LoopMetrics
@@ -101,6 +101,9 @@ def prepare(args: argparse.Namespace) -> tuple[RobotSpec, DeployCfg, LoadedPolic
     overrides = list(args.set) + ([f"remote.estop={args.estop}"] if args.estop else [])
     cfg = load_deploy_cfg(robot.name, args.sim, tuple(overrides))
     keys = chords(cfg)
+    if not 0.0 <= cfg.motion.extra_kd <= MAX_EXTRA_KD:  # also refuses NaN
+        raise UserError(f"motion.extra_kd must be within 0 and {MAX_EXTRA_KD:g} N m s/rad, "
+                        f"got {cfg.motion.extra_kd}")  # fmt: skip
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
     policy = load_policy(Path(path), robot, log)
     log(f"policy {path} ({policy.artifact.contract.task}, sha256 {policy.sha256[:12]}, golden "
@@ -153,7 +156,7 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
         target_speed_factor=cfg.safety.target_speed_factor,
         torque_factor=cfg.safety.torque_factor,
         kp=np.array(facts.kp),
-        kd=np.array(facts.kd),
+        kd=np.array(facts.kd) + cfg.motion.extra_kd,
     )
     command = CommandLoop(
         shared, io["loop_io"].take, io["loop_io"].parser, io["loop_io"].builder,

@@ -45,15 +45,22 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("root", type=Path)
     p.add_argument("--seconds", type=float, default=120.0)
+    p.add_argument("--domain", type=int, default=None, help="DDS domain (default: their config)")
+    p.add_argument("--scene", type=Path, default=None, help="MJCF scene (default: theirs)")
     args = p.parse_args()
     config, bridge_mod = _import_bridge(args.root.resolve())
     from unitree_sdk2py.core.channel import ChannelFactoryInitialize
 
-    scene = args.root / "unitree_robots" / config.ROBOT / "scene.xml"
+    scene = args.scene or args.root / "unitree_robots" / config.ROBOT / "scene.xml"
+    domain = config.DOMAIN_ID if args.domain is None else args.domain
     model = mujoco.MjModel.from_xml_path(str(scene))
     data = mujoco.MjData(model)
+    # Their scene.xml has a bar at x = 1.2 m and stairs from 2.3 m in front of the spawn point; a
+    # flat-ground policy walking forward would meet them in seconds. Spawn facing -x (yaw pi),
+    # onto open floor; nothing of their model changes.
+    data.qpos[3:7] = [0.0, 0.0, 0.0, 1.0]
     model.opt.timestep = config.SIMULATE_DT
-    ChannelFactoryInitialize(config.DOMAIN_ID, config.INTERFACE)
+    ChannelFactoryInitialize(domain, config.INTERFACE)
     bridge = bridge_mod.UnitreeSdk2Bridge(model, data)
     lock = threading.Lock()
 
@@ -65,7 +72,7 @@ def main() -> int:
                 bridge.low_state.wireless_remote[3] = keys >> 8
 
     threading.Thread(target=commands, daemon=True).start()
-    print(json.dumps({"ready": {"robot": config.ROBOT, "domain": config.DOMAIN_ID,
+    print(json.dumps({"ready": {"robot": config.ROBOT, "domain": domain,
                                 "dt": config.SIMULATE_DT}}), flush=True)  # fmt: skip
     start = time.perf_counter()
     steps, report_every = 0, max(1, round(0.1 / config.SIMULATE_DT))
@@ -75,8 +82,12 @@ def main() -> int:
             mujoco.mj_step(model, data)
         steps += 1
         if steps % report_every == 0:
-            row = {"t": round(data.time, 3), "wall": round(time.perf_counter() - start, 3),
-                   "pos": data.qpos[:3].round(4).tolist(), "quat": data.qpos[3:7].round(4).tolist()}  # fmt: skip
+            row = {
+                "t": round(data.time, 3),
+                "wall": round(time.perf_counter() - start, 3),
+                "pos": data.qpos[:3].round(4).tolist(),
+                "quat": data.qpos[3:7].round(4).tolist(),
+            }
             print(json.dumps(row), flush=True)
         sleep = model.opt.timestep - (time.perf_counter() - step_start)
         if sleep > 0:
