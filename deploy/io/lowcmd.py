@@ -14,6 +14,7 @@ mode_machine) are two implementations of one interface.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -120,10 +121,15 @@ class LowCmdBuilder(ABC):
         return self._msg
 
     def _put(self, dst: np.ndarray, value: np.ndarray | float, name: str) -> None:
+        if isinstance(value, (float, int)):  # the common scalars (dq, tau = 0): no array
+            if not math.isfinite(value):
+                raise ValueError(f"{name} holds a non-finite value: {value}")
+            dst.fill(value)
+            return
         src = np.asarray(value, dtype=np.float64)
         if src.ndim != 0 and src.shape != dst.shape:
             raise ValueError(f"{name} must have shape {dst.shape} (policy order), got {src.shape}")
-        if not np.all(np.isfinite(src)):
+        if not np.isfinite(src).all():
             raise ValueError(f"{name} holds a non-finite value: {src}")
         dst[:] = src
 

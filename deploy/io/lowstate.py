@@ -19,6 +19,7 @@ root-frame angular velocity and projected gravity.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any
@@ -119,6 +120,18 @@ class _FrameFilter:
         self._dq_max = DQ_TOLERANCE * robot.values("velocity_limit_rad_s", names)
         self._gyro_max = robot.imu_gyro_range_rad_s
         self._accel_max = robot.imu_accel_range_m_s2
+        # One interval per raw value (q, dq, tau_est, imu quat, gyro, accel: the head of `_f`),
+        # so the common case is one vector comparison; NaN fails both sides, inf the finite max.
+        n, big = robot.num_joints, np.finfo(np.float64).max
+        quat_max = 1.0 + QUAT_NORM_TOLERANCE
+        self._lo = np.concatenate([self._q_lo, -self._dq_max, np.full(n, -big),
+                                   np.full(4, -quat_max), np.full(3, -self._gyro_max),
+                                   np.full(3, -self._accel_max)])  # fmt: skip
+        self._hi = np.concatenate([self._q_hi, self._dq_max, np.full(n, big),
+                                   np.full(4, quat_max), np.full(3, self._gyro_max),
+                                   np.full(3, self._accel_max)])  # fmt: skip
+        self._ok = np.zeros(self._lo.shape, dtype=bool)
+        self._ok_hi = np.zeros(self._lo.shape, dtype=bool)
         self._imu_index: int | None = None
         self._imu_axis = np.zeros(3)
         if robot.imu_joint is not None:
@@ -151,6 +164,17 @@ class _FrameFilter:
         if count == 0 and self._log is not None:
             self._log(f"LowState frame rejected ({reason}); rejected frames do not count as fresh")
 
+    def plausible(self) -> bool:
+        """The scratch frame can be real (fast path of `implausible`)."""
+        s = self.scratch
+        raw = s._f[: self._lo.shape[0]]
+        np.greater_equal(raw, self._lo, out=self._ok)
+        np.less_equal(raw, self._hi, out=self._ok_hi)
+        self._ok &= self._ok_hi
+        if not (self._ok.all() and math.isfinite(s.power_v)):
+            return False
+        return abs(float(np.dot(s.imu_quat_raw, s.imu_quat_raw)) - 1.0) <= QUAT_NORM_TOLERANCE
+
     def implausible(self) -> str | None:
         """Why the scratch frame cannot be real, or None."""
         s = self.scratch
@@ -175,9 +199,8 @@ class _FrameFilter:
         if not crc_ok:
             self.reject("bad CRC")
             return None
-        why = self.implausible()
-        if why is not None:
-            self.reject(why)
+        if not self.plausible():
+            self.reject(self.implausible() or "implausible")
             return None
         self._imu_to_root()
         s.crc_ok = True
@@ -267,6 +290,7 @@ class LeanLowStateParser(_FrameFilter):
             lay.word("crc"),
         )
         self._remote = 4 + lay.leaf("wireless_remote").cdr
+        self._remote_raw, self._remote_state = bytes(REMOTE_BYTES), RemoteState()
         if lay.leaf("wireless_remote").count != REMOTE_BYTES:
             raise ValueError("wireless_remote is not the 40-byte block")
 
@@ -288,7 +312,10 @@ class LeanLowStateParser(_FrameFilter):
         s._i[n:] = u32[self._lost_words]
         s.tick = int(u32[self._tick])
         s.power_v = float(f32[self._power])
-        s.remote = decode_remote(raw[self._remote : self._remote + REMOTE_BYTES])
+        remote = raw[self._remote : self._remote + REMOTE_BYTES]
+        if remote != self._remote_raw:  # mostly unchanged between frames: decode on change
+            self._remote_raw, self._remote_state = remote, decode_remote(remote)
+        s.remote = self._remote_state
         return self.commit(self.crc_accepts(int(u32[self._crc_word]), self._crc.crc(raw)))
 
 

@@ -36,7 +36,7 @@ def axis_angle_matrix(axis: np.ndarray, angle_rad: float) -> np.ndarray:
 
 def quat_to_rpy(q: np.ndarray) -> np.ndarray:
     """Roll, pitch, yaw (rad, ZYX intrinsic) of a (w, x, y, z) quaternion."""
-    w, x, y, z = q
+    w, x, y, z = q.tolist()  # Python floats: math on numpy scalars is several times slower
     roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
     pitch = math.asin(max(-1.0, min(1.0, 2.0 * (w * y - z * x))))
     yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
