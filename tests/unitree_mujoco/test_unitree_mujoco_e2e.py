@@ -20,7 +20,7 @@ import pytest
 
 from robots import GO2
 from tests.conftest import REPO
-from tests.deploy.conftest import Deploy, LowCmdSpy
+from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
 
 ROOT = os.environ.get("UNITREE_MUJOCO_ROOT")
 SHIPPED = REPO / "assets" / "policies" / "go2_flat" / "policy.onnx"
@@ -51,6 +51,10 @@ class TheirSim:
         self.ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
         assert self.ready.wait(30), "their simulator did not start"
+        # As for genpo-sim (tests/deploy): on a shared 2-core machine a normal-priority sim
+        # stalls for longer than the stale-state threshold; on the robot LowState comes from
+        # the motor controller, not from a process competing for the CPU.
+        boost_sim(self.proc.pid)
 
     def _read(self) -> None:
         for line in self.proc.stdout:
