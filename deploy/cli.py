@@ -104,6 +104,9 @@ def prepare(args: argparse.Namespace) -> tuple[RobotSpec, DeployCfg, LoadedPolic
     if not 0.0 <= cfg.motion.extra_kd <= MAX_EXTRA_KD:  # also refuses NaN
         raise UserError(f"motion.extra_kd must be within 0 and {MAX_EXTRA_KD:g} N m s/rad, "
                         f"got {cfg.motion.extra_kd}")  # fmt: skip
+    if not 0.0 < cfg.remote.silent_s < float("inf"):
+        raise UserError(f"remote.silent_s must be a positive number of seconds, "
+                        f"got {cfg.remote.silent_s}")  # fmt: skip
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
     policy = load_policy(Path(path), robot, log)
     log(f"policy {path} ({policy.artifact.contract.task}, sha256 {policy.sha256[:12]}, golden "
