@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ import numpy as np
 from deploy.io.crc import crc32
 from deploy.io.layout import LITTLE_ENDIAN_HEADERS, CrcGather, layout_of
 from deploy.io.remote import REMOTE_BYTES, RemoteState, decode_remote
-from deploy.io.rotation import axis_angle_matrix, axis_angle_quat, quat_mul, quat_to_rpy
+from deploy.io.rotation import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.spec import RobotSpec
 
 # Plausibility margins: wide enough that a real reading near a limit is kept (the safety layers
@@ -139,6 +139,7 @@ class _FrameFilter:
                 raise ValueError(f"{robot.name}: imu_joint needs imu_joint_axis")
             self._imu_index = names.index(robot.imu_joint)
             self._imu_axis = np.asarray(robot.imu_joint_axis, dtype=np.float64)
+        self._imu_axis_t = tuple(self._imu_axis.tolist())
 
     def crc_accepts(self, sent: int, computed: int) -> bool:
         """CRC verdict. With `allow_crcless` (simulators such as unitree_mujoco never compute
@@ -217,10 +218,12 @@ class _FrameFilter:
             return
         angle = float(s.q_rad[self._imu_index])
         rate = float(s.dq_rad_s[self._imu_index])
-        s.quat_wxyz[:] = imu_to_root_quat(s.imu_quat_raw, self._imu_axis, angle)
-        rot = axis_angle_matrix(self._imu_axis, angle)
-        s.gyro_rad_s[:] = rot @ (s.imu_gyro_raw - self._imu_axis * rate)
-        s.accel_m_s2[:] = rot @ s.accel_m_s2  # orientation only; lever-arm terms neglected
+        axis = self._imu_axis_t
+        s.quat_wxyz[:] = imu_to_root_quat(s.imu_quat_raw, axis, angle)
+        gyro = [g - a * rate for g, a in zip(s.imu_gyro_raw.tolist(), axis, strict=True)]
+        s.gyro_rad_s[:] = rotate_about_axis(axis, angle, gyro)
+        # orientation only; lever-arm terms neglected
+        s.accel_m_s2[:] = rotate_about_axis(axis, angle, s.accel_m_s2.tolist())
         s.rpy_rad[:] = quat_to_rpy(s.quat_wxyz)
 
 
@@ -319,6 +322,8 @@ class LeanLowStateParser(_FrameFilter):
         return self.commit(self.crc_accepts(int(u32[self._crc_word]), self._crc.crc(raw)))
 
 
-def imu_to_root_quat(imu_quat: np.ndarray, axis: np.ndarray, angle_rad: float) -> np.ndarray:
+def imu_to_root_quat(imu_quat: np.ndarray, axis: Sequence[float], angle_rad: float) -> np.ndarray:
     """Root orientation from the IMU link's: q_root = q_imu * conj(q_joint(angle))."""
-    return quat_mul(imu_quat, axis_angle_quat(-np.asarray(axis), angle_rad))
+    half = 0.5 * angle_rad
+    c, s = math.cos(half), math.sin(half)
+    return quat_mul(imu_quat, (c, -axis[0] * s, -axis[1] * s, -axis[2] * s))

@@ -9,8 +9,9 @@ import numpy as np
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b of (w, x, y, z) quaternions."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
+    # Python floats: arithmetic on numpy scalars is several times slower (a per-tick path)
+    aw, ax, ay, az = a.tolist() if isinstance(a, np.ndarray) else a
+    bw, bx, by, bz = b.tolist() if isinstance(b, np.ndarray) else b
     return np.array(
         [
             aw * bw - ax * bx - ay * by - az * bz,
@@ -32,6 +33,22 @@ def axis_angle_matrix(axis: np.ndarray, angle_rad: float) -> np.ndarray:
     x, y, z = axis
     k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
     return np.eye(3) + math.sin(angle_rad) * k + (1.0 - math.cos(angle_rad)) * (k @ k)
+
+
+def rotate_about_axis(
+    axis: tuple[float, float, float], angle_rad: float, v: list[float]
+) -> list[float]:
+    """`v` rotated by `angle_rad` about the unit vector `axis`: axis_angle_matrix(axis, angle) @ v
+    (Rodrigues), in Python floats for the per-tick path."""
+    kx, ky, kz = axis
+    vx, vy, vz = v
+    c, s = math.cos(angle_rad), math.sin(angle_rad)
+    along = (kx * vx + ky * vy + kz * vz) * (1.0 - c)
+    return [
+        vx * c + (ky * vz - kz * vy) * s + kx * along,
+        vy * c + (kz * vx - kx * vz) * s + ky * along,
+        vz * c + (kx * vy - ky * vx) * s + kz * along,
+    ]
 
 
 def quat_to_rpy(q: np.ndarray) -> np.ndarray:
