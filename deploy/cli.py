@@ -22,7 +22,7 @@ import numpy as np
 
 from deploy.command_loop import Chords, CommandLoop, Shared
 from deploy.commands import StickCommand, fixed_command
-from deploy.config import DeployCfg, load_deploy_cfg
+from deploy.config import MAX_EXTRA_KD, DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
 from deploy.io.remote import key_mask
 from deploy.metrics import LoopMetrics
@@ -57,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--log", type=Path, default=Path("logs/deploy"), help="directory for the MCAP flight "
         "recorder log (default: %(default)s)")  # fmt: skip
     add("--no-log", action="store_true", help="turn the flight recorder off")
+    add("--io", choices=("lean", "sdk"), default="lean", help="LowState/LowCmd I/O path: "
+        "lean (serialized samples, numpy) or sdk (IDL objects); default %(default)s")  # fmt: skip
     add("--estop", default=None, help="e-stop chord of remote keys (default L2+B)")
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a deploy setting (DeployCfg), e.g. safety.max_tilt_deg=45")  # fmt: skip
@@ -99,6 +101,12 @@ def prepare(args: argparse.Namespace) -> tuple[RobotSpec, DeployCfg, LoadedPolic
     overrides = list(args.set) + ([f"remote.estop={args.estop}"] if args.estop else [])
     cfg = load_deploy_cfg(robot.name, args.sim, tuple(overrides))
     keys = chords(cfg)
+    if not 0.0 <= cfg.motion.extra_kd <= MAX_EXTRA_KD:  # also refuses NaN
+        raise UserError(f"motion.extra_kd must be within 0 and {MAX_EXTRA_KD:g} N m s/rad, "
+                        f"got {cfg.motion.extra_kd}")  # fmt: skip
+    if not 0.0 < cfg.remote.silent_s < float("inf"):
+        raise UserError(f"remote.silent_s must be a positive number of seconds, "
+                        f"got {cfg.remote.silent_s}")  # fmt: skip
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
     policy = load_policy(Path(path), robot, log)
     log(f"policy {path} ({policy.artifact.contract.task}, sha256 {policy.sha256[:12]}, golden "
@@ -115,6 +123,7 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
 
     from deploy.io.channels import SIM_DOMAIN, open_dds
     from deploy.io.foreign import ForeignWriterMonitor
+    from deploy.io.lean import make_loop_io
 
     if robot.idl_family != "go":
         raise UserError(f"{robot.name} uses unitree_{robot.idl_family} messages; not wired yet")
@@ -126,25 +135,19 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
 
         release_sport_mode(domain, log=log)
     writer = node.writer(robot.topics.lowcmd, LowCmd_)
-    # No listener: the command loop takes samples itself, so LowState deserialization (~0.2 ms
-    # each in Python) runs in the loop that needs it instead of a DDS thread holding the GIL.
+    # No listener: the command loop takes samples itself, so LowState deserialization runs in
+    # the loop that needs it instead of a DDS thread holding the GIL.
     reader = node.reader(robot.topics.lowstate, LowState_)
-
-    def take_newest() -> Any:
-        newest = None
-        for sample in reader.take(N=32):
-            if hasattr(sample, "tick"):  # skip InvalidSample markers (a writer went away)
-                newest = sample
-        return newest
-
+    loop_io = make_loop_io(args.io, robot, reader, writer, LowState_, allow_crcless=args.sim,
+                           log=log)  # fmt: skip
+    where = f"{robot.topics.lowstate} (DDS domain {domain}, interface {node.iface})"
     monitor = ForeignWriterMonitor(node, robot.topics.lowcmd, (writer,))
-    return {"node": node, "writer": writer, "reader": reader, "take": take_newest,
-            "monitor": monitor}  # fmt: skip
+    return {"node": node, "writer": writer, "reader": reader, "loop_io": loop_io,
+            "where": where, "monitor": monitor}  # fmt: skip
 
 
 def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
-    from deploy.io.lowcmd import make_lowcmd_builder
-    from deploy.io.lowstate import LowStateParser
+    from deploy.io.source import SourceWatch
 
     contract = policy.artifact.contract
     facts = policy.artifact.robot
@@ -156,12 +159,14 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
         target_speed_factor=cfg.safety.target_speed_factor,
         torque_factor=cfg.safety.torque_factor,
         kp=np.array(facts.kp),
-        kd=np.array(facts.kd),
+        kd=np.array(facts.kd) + cfg.motion.extra_kd,
     )
     command = CommandLoop(
-        shared, io["take"], LowStateParser(robot), make_lowcmd_builder(robot),
-        io["writer"].write, limits, keys, cfg, np.array(contract.action.offset),
+        shared, io["loop_io"].take, io["loop_io"].parser, io["loop_io"].builder,
+        io["loop_io"].publish, limits, keys, cfg, np.array(contract.action.offset),
         cfg.motion.damping_kd or robot.damping_kd, contract.control_dt_s, metrics, recorder, log,
+        SourceWatch(log, sim_sources=args.sim, where=io["where"],
+                    remote_silent_s=cfg.remote.silent_s),
     )  # fmt: skip
     sticks = None
     fixed = None
@@ -247,7 +252,7 @@ def run(args: argparse.Namespace) -> int:
 
 def close_robot(io: dict[str, Any]) -> None:
     """Drop the DDS entities in order (monitor, reader, writer) while the process is intact."""
-    for key in ("monitor", "take", "reader", "writer"):
+    for key in ("monitor", "loop_io", "reader", "writer"):
         io.pop(key, None)
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from deploy.io.lowcmd import LowCmdBuilder
 from deploy.io.lowstate import LowStateParser, RobotState
+from deploy.io.source import SourceWatch
 from deploy.metrics import LoopMetrics
 from deploy.motion import StandTrajectory, blend
 from deploy.observation import projected_gravity
@@ -95,6 +96,7 @@ class CommandLoop:
         metrics: LoopMetrics,
         recorder: FlightRecorder | None,
         log: Callable[[str], None],
+        source: SourceWatch | None = None,
     ) -> None:
         self.s = shared
         self.take = take
@@ -109,6 +111,7 @@ class CommandLoop:
         self.metrics = metrics
         self.recorder = recorder
         self.log = log
+        self.source = source if source is not None else SourceWatch(log)
         sc = settings.safety
         self.state_dog = StateWatchdog(sc.state_hold_s, sc.state_damp_s)
         self.motors = MotorHealth(_motor_thresholds(sc))
@@ -165,16 +168,18 @@ class CommandLoop:
         sample = self.take()
         if sample is None:
             return False
+        self.source.samples += 1
         state = self.parser.parse(sample)
-        if not state.crc_ok:
-            return False  # a corrupted frame is ignored; the age watchdog covers a bad stream
+        if state is None:
+            return False  # rejected (CRC, implausible): not fresh; a bad stream goes stale
         self.state = state
         self.state_ns = time.monotonic_ns()
-        cause = self.state_dog.observe(int(state.tick), self.state_ns)
+        tick = self.source.freshness_tick(int(state.tick))
+        cause = None if tick is None else self.state_dog.observe(tick, self.state_ns)
         if cause is not None:
             self.s.trips.append(cause)
         self.s.keys = state.remote.keys
-        self.s.sticks = (state.remote.lx, state.remote.ly, state.remote.rx)
+        self.s.sticks = self.source.sticks(state.remote, self.state_ns)
         return True
 
     def _checks(self, now_ns: int, fresh: bool) -> list[Cause]:
@@ -275,6 +280,8 @@ class CommandLoop:
         if mode is Mode.CONNECT:
             self._maybe_connect(now_ns, causes)
             self._prepared = None
+            fresh = self.state_dog.check(now_ns) in (None, Cause.STATE_HOLD)
+            self.source.connect_wait(now_ns, self.parser, fresh)
         elif mode is Mode.PASSIVE:
             kd = self.cfg.motion.passive_kd  # 0: publish nothing (the motors stay passive)
             self._prepared = None

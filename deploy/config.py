@@ -9,6 +9,7 @@ from pathlib import Path
 from robots.config import load_config
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "deploy"
+MAX_EXTRA_KD = 5.0  # motion.extra_kd above this would mask, not compensate, a damping gap
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ class MotionCfg:
     blend_s: float = 0.5  # POLICY blends from the stand targets over this long
     passive_kd: float = 0.0  # PASSIVE: kd with kp 0 (0 = zero torque)
     damping_kd: float = 0.0  # DAMP kd; 0 = the robot's damping_kd from robots/
+    # kd added to the artifact's kd in STAND and POLICY (N m s/rad, 0 to MAX_EXTRA_KD): makes up
+    # for passive joint damping the training model had and the target lacks. The shipped Go2
+    # policies were trained on Menagerie's Go2 (joint damping 2.0); unitree_mujoco's Go2 has 0.1,
+    # and there the policy shakes and falls unless 1.9 is added (README, unitree_mujoco).
+    extra_kd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,7 @@ class RemoteCfg:
     estop: str = "L2+B"  # damps from every state
     stand: str = "Start"  # PASSIVE -> STAND
     policy: str = "A"  # STAND -> POLICY
+    silent_s: float = 2.0  # remote bytes frozen this long with a stick deflected: sticks read 0
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,11 @@ class RobotSpec:
     # Axis of `imu_joint` (same in the root and IMU body frames, which coincide at joint angle 0):
     # deploy rotates the IMU's orientation and gyro back into the root frame about it.
     imu_joint_axis: tuple[float, float, float] | None = None
+    # Full-scale range of the IMU: a reading beyond it cannot come from the sensor (a corrupt or
+    # forged frame). Unitree does not publish its IMU part; these are the widest ranges of the
+    # MEMS IMUs used in legged robots (Bosch BMI088: +-2000 deg/s gyro, +-24 g accelerometer).
+    imu_gyro_range_rad_s: float = 34.91  # 2000 deg/s
+    imu_accel_range_m_s2: float = 235.4  # 24 g
 
     def __post_init__(self) -> None:
         indices = [j.sdk_index for j in self.joints]

@@ -1,8 +1,12 @@
-"""`python -m deploy.bench io`: cost of one command-loop I/O tick over real CycloneDDS on lo.
+"""`python -m deploy.bench io`: cost of one command-loop I/O tick over real CycloneDDS on lo, for
+both I/O paths side by side (`genpo-deploy --io sdk|lean`, deploy.io.lean).
 
-Stages per iteration (microseconds): take the newest LowState from a DDS reader (deserialize),
-parse it into policy-order arrays (with and without the CRC check), fill and CRC-stamp a LowCmd,
-publish it (serialize + send). A writer in the same process feeds the LowState, as the robot would.
+Stages per tick (microseconds): take the newest LowState from a DDS reader (sdk: deserialized
+into IDL objects; lean: its serialized bytes), parse it into policy-order arrays with the CRC
+check and the plausibility checks, fill and CRC-stamp a LowCmd, publish it (sdk: serialize +
+send; lean: send). `own` = take + parse + build: the daemon's Python work; `publish` is reported
+apart (for lean it is the DDS transport call alone); `total` is all four. A writer in the same
+process feeds the LowState, as the robot would; both paths read the same samples, interleaved.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
 from deploy.io.channels import open_dds
 from deploy.io.crc import stamp_crc
-from deploy.io.lowcmd import make_lowcmd_builder
-from deploy.io.lowstate import LowStateParser
+from deploy.io.lean import IO_PATHS, LoopIo, make_loop_io
 from robots import get_robot
 from robots.machine import cpu_model
+from robots.spec import RobotSpec
 
-STAGES = ("take", "parse", "parse_crc", "build", "publish", "total")
+STAGES = ("take", "parse", "build", "publish", "own", "total")
+TARGET_OWN_P99_US = 150.0
 
 
 def _timed(fn: Callable[[], object]) -> tuple[object, float]:
@@ -32,34 +37,63 @@ def _timed(fn: Callable[[], object]) -> tuple[object, float]:
     return out, (time.perf_counter_ns() - t0) / 1e3
 
 
+def standing_lowstate(robot: RobotSpec) -> object:
+    """A plausible, CRC-stamped LowState: the default pose, upright, still."""
+    msg = unitree_go_msg_dds__LowState_()
+    for j in robot.joints:
+        msg.motor_state[j.sdk_index].q = j.default_q_rad
+    msg.imu_state.quaternion = [1.0, 0.0, 0.0, 0.0]
+    msg.imu_state.accelerometer = [0.0, 0.0, 9.81]
+    msg.power_v = 28.8
+    return msg
+
+
+def _tick(io: LoopIo, q: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> tuple[float, ...] | None:
+    got, t_take = _timed(io.take)
+    if got is None:
+        return None
+    state, t_parse = _timed(lambda: io.parser.parse(got))
+    if state is None:
+        raise RuntimeError("the benchmark's LowState was rejected")
+    cmd, t_build = _timed(lambda: (io.builder.set_targets(q, kp, kd), io.builder.build())[1])
+    _, t_pub = _timed(lambda: io.publish(cmd))
+    own = t_take + t_parse + t_build
+    return t_take, t_parse, t_build, t_pub, own, own + t_pub
+
+
 def run(robot_name: str, domain: int, iterations: int, warmup: int) -> dict[str, dict]:
     robot = get_robot(robot_name)
     node = open_dds(domain, iface="lo")
     state_writer = node.writer(robot.topics.lowstate, LowState_)
-    state_reader = node.reader(robot.topics.lowstate, LowState_)
-    cmd_writer = node.writer(robot.topics.lowcmd, LowCmd_)
-    fast = LowStateParser(robot, verify_crc=False)
-    checked = LowStateParser(robot, verify_crc=True)
-    builder = make_lowcmd_builder(robot)
-    msg = unitree_go_msg_dds__LowState_()
-    stamp_crc(msg)
+    ios = {
+        kind: make_loop_io(
+            kind,
+            robot,
+            node.reader(robot.topics.lowstate, LowState_),
+            node.writer(robot.topics.lowcmd, LowCmd_),
+            LowState_,
+        )
+        for kind in IO_PATHS
+    }
+    msg = standing_lowstate(robot)
     q0, kp, kd = robot.values("default_q_rad"), robot.values("kp"), robot.values("kd")
-    samples: dict[str, list[float]] = {stage: [] for stage in STAGES}
+    samples = {kind: {stage: [] for stage in STAGES} for kind in IO_PATHS}
     for i in range(warmup + iterations):
+        msg.tick = i
+        stamp_crc(msg)
         state_writer.write(msg)  # the "robot" side, not timed
         time.sleep(0.0005)  # let it arrive, as a 500 Hz stream would
-        got, t_take = _timed(lambda: state_reader.take(N=1))
-        if not got:
-            continue
-        _, t_parse = _timed(lambda g=got: fast.parse(g[0]))
-        _, t_crc = _timed(lambda g=got: checked.parse(g[0]))
-        cmd, t_build = _timed(lambda: (builder.set_targets(q0, kp, kd), builder.build())[1])
-        _, t_pub = _timed(lambda c=cmd: cmd_writer.write(c))
-        if i >= warmup:  # the daemon's path: take, parse with CRC check, build, publish
-            total = t_take + t_crc + t_build + t_pub
-            row = (t_take, t_parse, t_crc, t_build, t_pub, total)
-            for stage, value in zip(STAGES, row, strict=True):
-                samples[stage].append(value)
+        q = q0 + 1e-4 * (i % 100)  # targets change every tick, as in STAND and POLICY
+        order = IO_PATHS if i % 2 == 0 else IO_PATHS[::-1]
+        for kind in order:
+            row = _tick(ios[kind], q, kp, kd)
+            if row is not None and i >= warmup:
+                for stage, value in zip(STAGES, row, strict=True):
+                    samples[kind][stage].append(value)
+    return {kind: _stats(stages) for kind, stages in samples.items()}
+
+
+def _stats(stages: dict[str, list[float]]) -> dict[str, dict]:
     return {
         stage: {
             "p50_us": round(float(np.percentile(v, 50)), 1),
@@ -67,7 +101,7 @@ def run(robot_name: str, domain: int, iterations: int, warmup: int) -> dict[str,
             "max_us": round(float(np.max(v)), 1),
             "n": len(v),
         }
-        for stage, v in samples.items()
+        for stage, v in stages.items()
     }
 
 
@@ -75,13 +109,22 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m deploy.bench io", description=__doc__)
     parser.add_argument("--robot", default="go2", help="go2 or h1 (default go2)")
     parser.add_argument("--domain", type=int, default=149, help="DDS domain on lo (default 149)")
-    parser.add_argument("--iterations", type=int, default=2000, help="timed ticks (default 2000)")
+    parser.add_argument("--iterations", type=int, default=10000, help="timed ticks (default 10000)")
     parser.add_argument("--warmup", type=int, default=200, help="untimed ticks first")
     args = parser.parse_args(argv)
     stats = run(args.robot, args.domain, args.iterations, args.warmup)
-    print(f"I/O tick costs, {args.robot}, CycloneDDS on lo, {cpu_model()}")
-    print(f"{'stage':<10} {'p50 us':>9} {'p99 us':>9} {'max us':>9}")
-    for stage, row in stats.items():
-        print(f"{stage:<10} {row['p50_us']:>9.1f} {row['p99_us']:>9.1f} {row['max_us']:>9.1f}")
-    print(json.dumps({"bench": "io", "robot": args.robot, "cpu": cpu_model(), "stages": stats}))
+    print(f"I/O tick costs (us), {args.robot}, CycloneDDS on lo, {cpu_model()}")
+    print(f"{'stage':<9}" + "".join(f"{k + ' p50':>11}{k + ' p99':>11}" for k in IO_PATHS))
+    for stage in STAGES:
+        cells = "".join(
+            f"{stats[k][stage]['p50_us']:>11.1f}{stats[k][stage]['p99_us']:>11.1f}"
+            for k in IO_PATHS
+        )
+        print(f"{stage:<9}{cells}")
+    own = stats["lean"]["own"]["p99_us"]
+    met = own <= TARGET_OWN_P99_US
+    print(f"lean own p99 {own:.1f} us vs target {TARGET_OWN_P99_US:.0f} us: "
+          f"{'met' if met else 'missed'}")  # fmt: skip
+    print(json.dumps({"bench": "io", "robot": args.robot, "cpu": cpu_model(), "paths": stats,
+                      "target_own_p99_us": TARGET_OWN_P99_US, "lean_target_met": met}))  # fmt: skip
     return 0

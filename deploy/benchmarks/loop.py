@@ -4,8 +4,9 @@ Starts genpo-sim (its threads at SCHED_FIFO when permitted: on the robot LowStat
 motor controller, not from a Python process competing for the CPU), runs `genpo-deploy --sim
 --auto` for `--duration` seconds, and reports the daemon's own figures: command-period jitter
 (target p99 <= 250 us), LowState -> LowCmd latency (target p99 <= 1 ms), missed policy
-deadlines and inference time. Prints a table, then one JSON line (also written to
---out when given).
+deadlines and inference time, for each I/O path (`--io sdk|lean|both`, default both, run one
+after the other on the same machine). Prints a table, then one JSON line (also written to --out
+when given).
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ def _boost(pid: int, priority: int, cpus: set[int]) -> bool:
     return True
 
 
-def run_loop(robot: str, policy: Path, duration_s: float, domain: int, pin: bool) -> dict[str, Any]:
+def run_loop(
+    robot: str, policy: Path, duration_s: float, domain: int, pin: bool, io: str = "lean"
+) -> dict[str, Any]:
     """One sim + daemon run; returns the daemon's final JSON plus the machine."""
     with SimProcess(
         robot, domain, duration_s + 60.0, *(("--band",) if robot == "h1" else ())
@@ -51,7 +54,8 @@ def run_loop(robot: str, policy: Path, duration_s: float, domain: int, pin: bool
         cmd = [sys.executable, "-m", "deploy", "--robot", robot, "--sim", "--domain", str(domain),
                "--policy", str(policy), "--auto", "--duration", str(duration_s),
                "--set", f"sim.control_port={sim.ready['control_port']}",
-               "--set", f"timing.metrics_every_s={max(duration_s, 1.0)}", *pinning]  # fmt: skip
+               "--set", f"timing.metrics_every_s={max(duration_s, 1.0)}", "--io", io,
+               *pinning]  # fmt: skip
         done = subprocess.run(
             cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=duration_s + 60
         )
@@ -62,7 +66,12 @@ def run_loop(robot: str, policy: Path, duration_s: float, domain: int, pin: bool
     load1, _, _ = os.getloadavg()
     result["machine"] = {"cpu": _cpu_model(), "cores": os.cpu_count(), "load1_at_end": load1,
                          "sim_sched_fifo": boosted}  # fmt: skip
-    result["robot"], result["duration_s"], result["pinned"] = robot, duration_s, pin
+    result["robot"], result["duration_s"], result["pinned"], result["io"] = (
+        robot,
+        duration_s,
+        pin,
+        io,
+    )
     return result
 
 
@@ -70,7 +79,7 @@ def _table(r: dict[str, Any]) -> str:
     rows = [("command-period jitter (us)", "cmd_period_jitter_us"),
             ("LowState -> LowCmd (us)", "state_to_cmd_us"),
             ("inference (us)", "inference_us")]  # fmt: skip
-    out = [f"{'':34} {'p50':>9} {'p99':>9} {'max':>9}  target p99"]
+    out = [f"{'--io ' + r['io']:34} {'p50':>9} {'p99':>9} {'max':>9}  target p99"]
     for label, key in rows:
         s = r[key]
         target = f"<= {TARGETS[key]:.0f}" if key in TARGETS else ""
@@ -92,11 +101,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--domain", type=int, default=199, help="DDS domain (default 199)")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     p.add_argument("--pin", action="store_true", help="sim on CPU 0, daemon loops on the last")
+    p.add_argument("--io", choices=("sdk", "lean", "both"), default="both",
+                   help="I/O path(s) of the daemon (default both, one run each)")  # fmt: skip
     args = p.parse_args(argv)
     policy = args.policy or default_policy_path(args.robot)
-    result = run_loop(args.robot, policy, args.duration, args.domain, args.pin)
-    print(_table(result))
-    text = json.dumps(result)
+    paths = ("sdk", "lean") if args.io == "both" else (args.io,)
+    results = {io: run_loop(args.robot, policy, args.duration, args.domain, args.pin, io)
+               for io in paths}  # fmt: skip
+    print("\n\n".join(_table(r) for r in results.values()))
+    text = json.dumps({"bench": "loop", "paths": results})
     print(text, flush=True)
     if args.out is not None:
         args.out.write_text(text + "\n")

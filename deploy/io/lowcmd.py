@@ -14,6 +14,7 @@ mode_machine) are two implementations of one interface.
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_, unitree_hg_msg_dds__LowCmd_
 
 from deploy.io.crc import stamp_crc
+from deploy.io.layout import CrcGather, layout_of
 from robots.spec import POS_STOP, RobotSpec
 
 GO_HEAD = (0xFE, 0xEF)
@@ -119,10 +121,15 @@ class LowCmdBuilder(ABC):
         return self._msg
 
     def _put(self, dst: np.ndarray, value: np.ndarray | float, name: str) -> None:
+        if isinstance(value, (float, int)):  # the common scalars (dq, tau = 0): no array
+            if not math.isfinite(value):
+                raise ValueError(f"{name} holds a non-finite value: {value}")
+            dst.fill(value)
+            return
         src = np.asarray(value, dtype=np.float64)
         if src.ndim != 0 and src.shape != dst.shape:
             raise ValueError(f"{name} must have shape {dst.shape} (policy order), got {src.shape}")
-        if not np.all(np.isfinite(src)):
+        if not np.isfinite(src).all():
             raise ValueError(f"{name} holds a non-finite value: {src}")
         dst[:] = src
 
@@ -167,3 +174,66 @@ _BUILDERS: dict[str, type[LowCmdBuilder]] = {"go": GoLowCmdBuilder, "hg": HgLowC
 def make_lowcmd_builder(robot: RobotSpec) -> LowCmdBuilder:
     """The builder for the robot's IDL family."""
     return _BUILDERS[robot.idl_family](robot)
+
+
+# --- lean path ------------------------------------------------------------------------------
+class _LeanBuild:
+    """`--io lean`: `build()` writes the targets into a preallocated serialized LowCmd and
+    returns its bytes (published with `deploy.io.lean.raw_writer`), bit for bit what the SDK
+    builder + serializer + CRC produce: header fields and motor modes come from the SDK message
+    serialized once; per build only the five float rows and the CRC word are rewritten."""
+
+    __slots__ = ()
+
+    def __init__(self, robot: RobotSpec) -> None:
+        super().__init__(robot)
+        n = robot.num_joints
+        self._rows = np.zeros((5, n))  # q, dq, tau, kp, kd (policy order); set_* fill the rows
+        self._q, self._dq, self._tau, self._kp, self._kd = self._rows
+        self._msg.crc = 0
+        self._buf = bytearray(self._msg.serialize())
+        lay = layout_of(type(self._msg))
+        slots = robot.isaac_to_sdk.tolist()
+        self._words = np.array(
+            [
+                [lay.word(f"motor_cmd[{k}].{f}") for k in slots]
+                for f in ("q", "dq", "tau", "kp", "kd")
+            ]
+        )
+        self._f32 = np.frombuffer(self._buf, np.float32, len(self._buf) // 4)
+        self._u32 = np.frombuffer(self._buf, np.uint32, len(self._buf) // 4)
+        self._crc = CrcGather(lay)
+        self._crc_word = lay.word("crc")
+
+    def build(self) -> bytes:
+        """The serialized, CRC-stamped LowCmd holding the current targets."""
+        self._f32[self._words] = self._rows
+        self._u32[self._crc_word] = self._crc.crc(self._buf)
+        return bytes(self._buf)
+
+
+_LEAN_SLOTS = ("_rows", "_buf", "_words", "_f32", "_u32", "_crc", "_crc_word")
+
+
+class LeanGoLowCmdBuilder(_LeanBuild, GoLowCmdBuilder):
+    __slots__ = _LEAN_SLOTS
+
+
+class LeanHgLowCmdBuilder(_LeanBuild, HgLowCmdBuilder):
+    __slots__ = _LEAN_SLOTS
+
+    def set_mode_machine(self, mode_machine: int) -> None:
+        super().set_mode_machine(mode_machine)
+        self._msg.crc = 0
+        self._buf[:] = self._msg.serialize()  # rare (once at start): re-serialize the header
+
+
+_LEAN_BUILDERS: dict[str, type[LowCmdBuilder]] = {
+    "go": LeanGoLowCmdBuilder,
+    "hg": LeanHgLowCmdBuilder,
+}
+
+
+def make_lean_lowcmd_builder(robot: RobotSpec) -> LowCmdBuilder:
+    """The lean builder for the robot's IDL family (`build()` returns serialized bytes)."""
+    return _LEAN_BUILDERS[robot.idl_family](robot)

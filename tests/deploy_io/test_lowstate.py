@@ -17,7 +17,7 @@ def _message(robot, q_slots: np.ndarray, imu_quat, imu_gyro):
     msg = unitree_go_msg_dds__LowState_()
     for slot in range(robot.num_motor_slots):
         m = msg.motor_state[slot]
-        m.q, m.dq, m.tau_est = float(q_slots[slot]), 2.0 * slot, -float(slot)
+        m.q, m.dq, m.tau_est = float(q_slots[slot]), 0.5 * slot, -float(slot)
         m.temperature, m.lost = 30 + slot, slot
     msg.imu_state.quaternion = [float(x) for x in imu_quat]
     msg.imu_state.gyroscope = [float(x) for x in imu_gyro]
@@ -28,24 +28,33 @@ def _message(robot, q_slots: np.ndarray, imu_quat, imu_gyro):
     return msg
 
 
+def _in_range_q(robot) -> np.ndarray:
+    """A distinct, physically possible position in every slot (mid range + 0.01 x slot)."""
+    q = np.zeros(robot.num_motor_slots)
+    for j in robot.joints:
+        q[j.sdk_index] = 0.5 * (j.q_min_rad + j.q_max_rad) + 0.01 * j.sdk_index
+    return q
+
+
 def test_go2_arrays_in_policy_order_and_crc() -> None:
-    q_slots = 0.1 * np.arange(20)
+    q_slots = _in_range_q(GO2)
     parser = LowStateParser(GO2)
     state = parser.parse(_message(GO2, q_slots, [1, 0, 0, 0], [0.1, 0.2, 0.3]))
     for i, name in enumerate(GO2.policy_joint_names):
         slot = GO2.joint(name).sdk_index
-        assert state.q_rad[i] == pytest.approx(0.1 * slot, abs=1e-6)
-        assert state.dq_rad_s[i] == 2.0 * slot and state.lost[i] == slot
+        assert state.q_rad[i] == pytest.approx(q_slots[slot], abs=1e-6)
+        assert state.dq_rad_s[i] == 0.5 * slot and state.lost[i] == slot
         assert state.temperature_c[i] == 30 + slot
     assert state.crc_ok and state.tick == 1234 and state.power_v == pytest.approx(28.5)
     assert np.allclose(state.gyro_rad_s, [0.1, 0.2, 0.3]) and state.remote.pressed("A")
     assert state.remote.ly == 0.5
 
 
-def test_bad_crc_is_reported() -> None:
-    msg = _message(GO2, np.zeros(20), [1, 0, 0, 0], [0, 0, 0])
+def test_bad_crc_is_rejected() -> None:
+    msg = _message(GO2, _in_range_q(GO2), [1, 0, 0, 0], [0, 0, 0])
     msg.crc ^= 1
-    assert not LowStateParser(GO2).parse(msg).crc_ok
+    parser = LowStateParser(GO2)
+    assert parser.parse(msg) is None and parser.bad_frames == {"bad CRC": 1}
 
 
 def test_h1_imu_rotated_to_pelvis_frame() -> None:
@@ -57,10 +66,11 @@ def test_h1_imu_rotated_to_pelvis_frame() -> None:
     # What the torso IMU reports: q_torso = q_pelvis * q_joint; w_torso = R^T w_pelvis + axis rate.
     torso_quat = quat_mul(pelvis_quat, axis_angle_quat(axis, torso_angle))
     torso_gyro = axis_angle_matrix(axis, torso_angle).T @ pelvis_gyro + axis * torso_rate
-    q_slots = np.zeros(20)
+    q_slots = _in_range_q(H1)
     q_slots[H1.joint("torso").sdk_index] = torso_angle
     msg = _message(H1, q_slots, torso_quat, torso_gyro)
     msg.motor_state[H1.joint("torso").sdk_index].dq = torso_rate
+    stamp_crc(msg)
     state = LowStateParser(H1).parse(msg)
     assert np.allclose(state.quat_wxyz, pelvis_quat, atol=1e-6)
     assert np.allclose(state.gyro_rad_s, pelvis_gyro, atol=1e-5)

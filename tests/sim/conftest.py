@@ -25,7 +25,8 @@ class SimClient:
         self.builder = make_lowcmd_builder(robot)
         self.parser = LowStateParser(robot)
 
-    def state(self, timeout_s: float = 5.0) -> RobotState:
+    def state(self, timeout_s: float = 5.0) -> RobotState | None:
+        """The newest LowState parsed; None when the parser rejected it (bad CRC, implausible)."""
         msg = self.lowstate.wait_newer(self.lowstate.count, timeout_s)
         assert msg is not None, "no LowState from the sim"
         return self.parser.parse(msg)
