@@ -27,7 +27,7 @@ from robots.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from robots.contract import make_contract
 from robots.errors import UserError
 from training import distributed
-from training.config import TrainCfg
+from training.config import ALGOS, TrainCfg
 from training.tasks import TASKS, make_env, task_config
 
 TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
@@ -66,9 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--algo",
         default=None,
-        choices=("genpo", "ppo"),
-        help="genpo (flow policy) or ppo (Gaussian baseline) (default: genpo, or the "
-        "resumed run's)",
+        choices=tuple(ALGOS),
+        help="genpo, gmpo or gmpg (flow policy; they differ only in the policy loss) or ppo "
+        "(Gaussian baseline) (default: genpo, or the resumed run's)",
     )
     p.add_argument(
         "--num-envs",
@@ -170,12 +170,10 @@ def _pick_backend(choice: str) -> str:
 
 
 def _train_yaml(task: str, algo: str) -> list[Path]:
-    """configs/train/<task>.yaml (network sizes per task), then configs/train/<algo>.yaml."""
-    return [
-        p
-        for p in (TRAIN_CONFIG_DIR / f"{task}.yaml", TRAIN_CONFIG_DIR / f"{algo}.yaml")
-        if p.is_file()
-    ]
+    """configs/train/<task>.yaml (network sizes per task), then the algo's overlays in
+    order (training.config.ALGOS: gmpo and gmpg start from genpo.yaml)."""
+    names = (task, *ALGOS[algo][1])
+    return [p for p in (TRAIN_CONFIG_DIR / f"{n}.yaml" for n in names) if p.is_file()]
 
 
 def _previous_run(ckpt: Path) -> dict:
