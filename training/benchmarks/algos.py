@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -79,6 +80,26 @@ def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -
     """Launch the runs as child processes, at most args.parallel at a time."""
     out.mkdir(parents=True, exist_ok=True)
     pending, active = list(runs), []
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _launch_and_wait(args, out, pending, active)
+    except KeyboardInterrupt:
+        # Stopped early (Ctrl-C, SIGTERM): the curves so far are on disk; report at the CPU
+        # time every run reached (--report-only --budget-cpu-min T re-aggregates them).
+        for _algo, _seed, proc, log in active:
+            proc.terminate()
+            proc.wait()
+            log.close()
+        print("bench algos: interrupted; reporting what the runs logged", flush=True)
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _launch_and_wait(
+    args: argparse.Namespace, out: Path, pending: list[tuple[str, int]], active: list
+) -> None:
     passthrough = [
         "--task", args.task, "--budget-cpu-min", str(args.budget_cpu_min),
         "--num-envs", str(args.num_envs), "--torch-threads", str(args.torch_threads),

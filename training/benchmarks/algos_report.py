@@ -35,9 +35,17 @@ def first_walk(evals: list[dict]) -> dict | None:
     return next((e for e in evals if e.get("walks")), None)
 
 
-def summarize(runs: dict[tuple[str, int], tuple[list[dict], list[dict]]]) -> dict:
-    """Per-run figures plus the common env-step count at which all runs are compared."""
-    finished = {k: v for k, v in runs.items() if v[0]}
+def truncate(curve: list[dict], evals: list[dict], budget_s: float) -> tuple[list, list]:
+    """The rows up to the first at or past the budget, and the evaluations made by then."""
+    end = next((i for i, r in enumerate(curve) if r["cpu_s"] >= budget_s), len(curve) - 1)
+    curve = curve[: end + 1]
+    last_s = curve[-1]["cpu_s"] if curve else 0.0
+    return curve, [e for e in evals if e["cpu_s"] <= last_s]
+
+
+def summarize(runs: dict[tuple[str, int], tuple[list[dict], list[dict]]], budget_s: float) -> dict:
+    """Per-run figures at the budget, plus the common env-step count where all are compared."""
+    finished = {k: truncate(*v, budget_s) for k, v in runs.items() if v[0]}
     equal_steps = min((c[-1]["env_steps"] for c, _ in finished.values()), default=0)
     per_run = {}
     for (algo, seed), (curve, evals) in finished.items():
@@ -136,7 +144,10 @@ def plot(runs: dict, path: Path) -> None:
 
 def report(out: Path, runs: list[tuple[str, int]], args: argparse.Namespace) -> None:
     data = {(a, s): read_run(out / f"{a}_s{s}") for a, s in runs}
-    summary = summarize(data)
+    summary = summarize(data, args.budget_cpu_min * 60.0)
+    short = [k for k, r in summary["runs"].items() if r["cpu_min"] < args.budget_cpu_min]
+    if short:
+        print(f"bench algos: below the budget (stopped early): {', '.join(short)}")
     algos = list(dict.fromkeys(a for a, _ in runs))
     text = table(summary, algos, args.budget_cpu_min, args.eval_episodes)
     setup = (
