@@ -26,7 +26,9 @@ def read_run(run_dir: Path) -> tuple[list[dict], list[dict]]:
 
 def tracking_at(curve: list[dict], env_steps: float) -> float | None:
     """Mean of the last SMOOTH logged tracking values at or before env_steps."""
-    values = [r["tracking"] for r in curve if r["env_steps"] <= env_steps and r["tracking"]]
+    values = [
+        r["tracking"] for r in curve if r["env_steps"] <= env_steps and r["tracking"] is not None
+    ]
     return statistics.fmean(values[-SMOOTH:]) if values else None
 
 

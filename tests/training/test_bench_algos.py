@@ -1,0 +1,56 @@
+"""The algorithm comparison's bookkeeping: budget truncation, equal-step comparison, walks."""
+
+from __future__ import annotations
+
+import pytest
+
+from training import bench
+from training.benchmarks.algos_report import first_walk, summarize, tracking_at, truncate
+
+
+def _curve(steps_per_it: int, cpu_per_it: float, n: int, slope: float) -> list[dict]:
+    return [
+        {
+            "iteration": i,
+            "env_steps": i * steps_per_it,
+            "cpu_s": i * cpu_per_it,
+            "wall_s": 2 * i * cpu_per_it,
+            "tracking": slope * i,
+        }  # fmt: skip
+        for i in range(1, n + 1)
+    ]
+
+
+def test_truncate_keeps_the_rows_up_to_the_budget_and_the_evals_made_by_then() -> None:
+    curve = _curve(100, 10.0, 10, 0.01)  # cpu 10, 20, ..., 100 s
+    evals = [{"cpu_s": 30.0, "walks": False}, {"cpu_s": 90.0, "walks": True}]
+    kept, kept_evals = truncate(curve, evals, 45.0)
+    assert [r["cpu_s"] for r in kept] == [10, 20, 30, 40, 50]  # the first past 45 ends it
+    assert kept_evals == evals[:1] and first_walk(kept_evals) is None
+    assert first_walk(evals) == evals[1]
+
+
+def test_tracking_is_compared_at_the_env_steps_every_run_reached() -> None:
+    # A fast arm (4x the env steps per CPU-s) and a slow one, same budget: the equal-step
+    # comparison happens at the slow arm's last step count, 5 x 100 = 500.
+    runs = {
+        ("ppo", 1): (_curve(400, 10.0, 5, 0.1), []),
+        ("gmpo", 1): (_curve(100, 10.0, 5, 0.01), [{"cpu_s": 50.0, "walks": None}]),
+    }
+    summary = summarize(runs, budget_s=50.0)
+    assert summary["equal_env_steps"] == 500
+    ppo = summary["runs"]["ppo_s1"]
+    # ppo at <= 500 steps: only iteration 1 (400 steps), tracking 0.1.
+    assert ppo["tracking_equal_steps"] == pytest.approx(0.1)
+    # at the budget: mean of the last 5 values 0.1..0.5 = 0.3.
+    assert ppo["tracking_budget"] == pytest.approx(0.3)
+    assert summary["runs"]["gmpo_s1"]["walk_cpu_min"] is None
+    assert tracking_at(_curve(100, 1.0, 3, 0.0), 1000) == 0.0  # zero is a value
+    no_episode_yet = [{**r, "tracking": None} for r in _curve(100, 1.0, 3, 0.1)]
+    assert tracking_at(no_episode_yet, 1000) is None
+
+
+def test_unknown_algo_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        bench.main(["algos", "--algos", "ppo,sac", "--report-only"])
+    assert info.value.code == 2 and "unknown algo(s) sac" in capsys.readouterr().err
