@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from training import bench
-from training.benchmarks.algos_report import first_walk, summarize, tracking_at, truncate
+from training.benchmarks.algos_report import (
+    first_walk,
+    summarize,
+    table,
+    tracking_at,
+    truncate,
+)
 
 
 def _curve(steps_per_it: int, cpu_per_it: float, n: int, slope: float) -> list[dict]:
@@ -54,3 +60,18 @@ def test_unknown_algo_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         bench.main(["algos", "--algos", "ppo,sac", "--report-only"])
     assert info.value.code == 2 and "unknown algo(s) sac" in capsys.readouterr().err
+
+
+def test_table_has_one_row_per_algo_with_the_seed_mean() -> None:
+    walked = {"cpu_s": 40.0, "env_steps": 400, "walks": True, "tracking_reward_fraction": 0.85,
+              "falls": 0}  # fmt: skip
+    runs = {
+        ("ppo", 1): (_curve(100, 10.0, 5, 0.1), [walked]),
+        ("ppo", 2): (_curve(100, 10.0, 5, 0.2), []),
+    }
+    text = table(summarize(runs, 50.0), ["ppo", "gmpo"], 50 / 60, 8)
+    rows = text.splitlines()[2:]
+    assert len(rows) == 1 and rows[0].startswith("| ppo | 5 (5, 5) | 0.00 (0.00, 0.00) |")
+    assert "0.7 CPU-min / 0.00M; not in 0.833333 CPU-min" in rows[0]
+    assert "0.450 (0.300, 0.600)" in rows[0]  # tracking at the budget: mean (seed 1, seed 2)
+    assert "0.850 (0) @ 0.7, -" in rows[0]

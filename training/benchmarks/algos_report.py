@@ -64,6 +64,7 @@ def summarize(runs: dict[tuple[str, int], tuple[list[dict], list[dict]]], budget
             "tracking_budget": tracking_at(curve, math.inf),
             "eval_tracking": final_eval.get("tracking_reward_fraction"),
             "eval_falls": final_eval.get("falls"),
+            "eval_cpu_min": final_eval["cpu_s"] / 60.0 if final_eval else None,
             "walk_cpu_min": walk["cpu_s"] / 60.0 if walk else None,
             "walk_env_steps": walk["env_steps"] if walk else None,
         }
@@ -84,7 +85,7 @@ def table(summary: dict, algos: list[str], budget_cpu_min: float, episodes: int)
     head = (
         "| algo | iterations | env steps (M) | wall min | time to walk | "
         f"tracking @ {steps_m:.2f}M steps | tracking @ {budget_cpu_min:g} CPU-min | "
-        f"eval tracking @ budget (falls / {episodes}) |\n|---|---|---|---|---|---|---|---|"
+        f"last eval: tracking (falls / {episodes}) @ CPU-min |\n|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for algo in algos:
@@ -102,12 +103,14 @@ def table(summary: dict, algos: list[str], budget_cpu_min: float, episodes: int)
             for r in runs
         ]
         evals = ", ".join(
-            "-" if r["eval_tracking"] is None else f"{r['eval_tracking']:.3f} ({r['eval_falls']})"
+            "-"
+            if r["eval_tracking"] is None
+            else f"{r['eval_tracking']:.3f} ({r['eval_falls']}) @ {r['eval_cpu_min']:.1f}"
             for r in runs
         )
         steps = _cell([v / 1e6 for v in col("env_steps")], ".2f")
         lines.append(
-            f"| {algo} | {_cell(col('iterations'), 'd')} | {steps} | "
+            f"| {algo} | {_cell(col('iterations'), '.0f')} | {steps} | "
             f"{_cell(col('wall_min'), '.1f')} | {'; '.join(walks)} | "
             f"{_cell(col('tracking_equal_steps'), '.3f')} | "
             f"{_cell(col('tracking_budget'), '.3f')} | {evals} |"
