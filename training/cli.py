@@ -6,8 +6,8 @@
     genpo-train go2_flat --resume runs/go2_flat/<run>/model_300.pt --max-iterations 200
     torchrun --nproc-per-node 2 -m training.cli go2_flat      # one process per device
 
-`--set` keys address the training config (`ppo.*`, `flow.*`, `gaussian.*`, `critic.*`, `gmpo.*`, `gmpg.*`,
-`runner.*`); keys under `env.` address the task config (see configs/tasks/).
+`--set` keys address the training config (`ppo.*`, `flow.*`, `gaussian.*`, `critic.*`,
+`gmpo.*`, `gmpg.*`, `runner.*`); keys under `env.` address the task config (see configs/tasks/).
 """
 
 from __future__ import annotations

@@ -51,7 +51,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--eval-every-cpu-min", type=float, default=2.5, help="evaluation period")
     p.add_argument("--eval-episodes", type=int, default=8, help="episodes per evaluation")
     p.add_argument("--out", type=Path, default=None, help="default: runs/bench_algos/<time>")
-    p.add_argument("--report-only", action="store_true", help="re-aggregate an existing --out")
+    p.add_argument(
+        "--report-only",
+        action="store_true",
+        help="re-aggregate an existing --out (at --budget-cpu-min, which may be lower than "
+        "the runs'; the other settings are read from its launch.json)",
+    )
     p.add_argument("--worker", nargs=2, metavar=("ALGO", "SEED"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -79,6 +84,8 @@ def main(argv: list[str]) -> None:
 def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -> None:
     """Launch the runs as child processes, at most args.parallel at a time."""
     out.mkdir(parents=True, exist_ok=True)
+    launch = {k: v for k, v in vars(args).items() if k not in ("out", "worker", "report_only")}
+    (out / "launch.json").write_text(json.dumps(launch, indent=1))
     pending, active = list(runs), []
     signal.signal(signal.SIGTERM, _interrupt)
     try:

@@ -154,11 +154,16 @@ def report(out: Path, runs: list[tuple[str, int]], args: argparse.Namespace) -> 
     if short:
         print(f"bench algos: below the budget (stopped early): {', '.join(short)}")
     algos = list(dict.fromkeys(a for a, _ in runs))
-    text = table(summary, algos, args.budget_cpu_min, args.eval_episodes)
+    launch_file = out / "launch.json"
+    launch = json.loads(launch_file.read_text()) if launch_file.is_file() else vars(args)
+    launch = {**launch, "budget_cpu_min": args.budget_cpu_min}
+    text = table(summary, algos, args.budget_cpu_min, launch["eval_episodes"])
     setup = (
-        f"{args.task}, {args.num_envs} envs, seeds {args.seeds}, budget {args.budget_cpu_min:g} "
-        f"process CPU-min per run (torch {args.torch_threads} thread, MuJoCo 1 thread), "
-        f"{args.parallel} runs at a time at nice {args.nice}; CPU: {cpu_model()}"
+        f"{launch['task']}, {launch['num_envs']} envs, seeds {launch['seeds']}, budget "
+        f"{args.budget_cpu_min:g} process CPU-min per run (torch {launch['torch_threads']} "
+        f"thread, MuJoCo 1 thread), {launch['parallel']} runs at a time at nice "
+        f"{launch['nice']}, evaluations every {launch['eval_every_cpu_min']:g} CPU-min; "
+        f"CPU: {cpu_model()}"
     )
     md = out / "ALGOS_RESULTS.md"
     md.write_text(f"# Algorithms compared ({setup})\n\n{text}\n")
