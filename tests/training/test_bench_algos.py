@@ -22,7 +22,8 @@ def _curve(steps_per_it: int, cpu_per_it: float, n: int, slope: float) -> list[d
             "cpu_s": i * cpu_per_it,
             "wall_s": 2 * i * cpu_per_it,
             "tracking": slope * i,
-        }  # fmt: skip
+            "mean_return": 10 * slope * i,
+        }
         for i in range(1, n + 1)
     ]
 
@@ -50,6 +51,7 @@ def test_tracking_is_compared_at_the_env_steps_every_run_reached() -> None:
     assert ppo["tracking_equal_steps"] == pytest.approx(0.1)
     # at the budget: mean of the last 5 values 0.1..0.5 = 0.3.
     assert ppo["tracking_budget"] == pytest.approx(0.3)
+    assert ppo["return_equal_steps"] == pytest.approx(1.0)  # returns: 10 x tracking here
     assert summary["runs"]["gmpo_s1"]["walk_cpu_min"] is None
     assert tracking_at(_curve(100, 1.0, 3, 0.0), 1000) == 0.0  # zero is a value
     no_episode_yet = [{**r, "tracking": None} for r in _curve(100, 1.0, 3, 0.1)]

@@ -24,11 +24,10 @@ def read_run(run_dir: Path) -> tuple[list[dict], list[dict]]:
     return rows("curve.jsonl"), rows("evals.jsonl")
 
 
-def tracking_at(curve: list[dict], env_steps: float) -> float | None:
-    """Mean of the last SMOOTH logged tracking values at or before env_steps."""
-    values = [
-        r["tracking"] for r in curve if r["env_steps"] <= env_steps and r["tracking"] is not None
-    ]
+def tracking_at(curve: list[dict], env_steps: float, key: str = "tracking") -> float | None:
+    """Mean of the last SMOOTH logged values of `key` (tracking by default) at or before
+    env_steps."""
+    values = [r[key] for r in curve if r["env_steps"] <= env_steps and r[key] is not None]
     return statistics.fmean(values[-SMOOTH:]) if values else None
 
 
@@ -62,6 +61,8 @@ def summarize(runs: dict[tuple[str, int], tuple[list[dict], list[dict]]], budget
             "wall_min": curve[-1]["wall_s"] / 60.0,
             "tracking_equal_steps": tracking_at(curve, equal_steps),
             "tracking_budget": tracking_at(curve, math.inf),
+            "return_equal_steps": tracking_at(curve, equal_steps, "mean_return"),
+            "return_budget": tracking_at(curve, math.inf, "mean_return"),
             "eval_tracking": final_eval.get("tracking_reward_fraction"),
             "eval_falls": final_eval.get("falls"),
             "eval_cpu_min": final_eval["cpu_s"] / 60.0 if final_eval else None,
@@ -85,7 +86,8 @@ def table(summary: dict, algos: list[str], budget_cpu_min: float, episodes: int)
     head = (
         "| algo | iterations | env steps (M) | wall min | time to walk | "
         f"tracking @ {steps_m:.2f}M steps | tracking @ {budget_cpu_min:g} CPU-min | "
-        f"last eval: tracking (falls / {episodes}) @ CPU-min |\n|---|---|---|---|---|---|---|---|"
+        f"return @ {steps_m:.2f}M steps | return @ {budget_cpu_min:g} CPU-min | "
+        f"last eval: tracking (falls / {episodes}) @ CPU-min |\n" + "|---" * 10 + "|"
     )
     lines = [head]
     for algo in algos:
@@ -113,7 +115,9 @@ def table(summary: dict, algos: list[str], budget_cpu_min: float, episodes: int)
             f"| {algo} | {_cell(col('iterations'), '.0f')} | {steps} | "
             f"{_cell(col('wall_min'), '.1f')} | {'; '.join(walks)} | "
             f"{_cell(col('tracking_equal_steps'), '.3f')} | "
-            f"{_cell(col('tracking_budget'), '.3f')} | {evals} |"
+            f"{_cell(col('tracking_budget'), '.3f')} | "
+            f"{_cell(col('return_equal_steps'), '.2f')} | {_cell(col('return_budget'), '.2f')} | "
+            f"{evals} |"
         )
     return "\n".join(lines)
 
