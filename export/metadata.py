@@ -22,7 +22,7 @@ __all__ = ["ARTIFACT_KEY", "PolicyDescription", "build_document", "file_sha256",
 class PolicyDescription:
     """What the exported graph computes (becomes the document's `policy` section)."""
 
-    kind: str  # "genpo" | "ppo"
+    kind: str  # "genpo" (the flow graph, whichever algorithm trained it) | "ppo"
     obs_dim: int
     action_dim: int
     noise: str = "zero"  # "zero" | "input"

@@ -9,7 +9,8 @@ Document (schema_version 1):
 
     format          "genpo-artifact"
     schema_version  1
-    policy          kind ("genpo" | "ppo"), obs_dim, action_dim, noise ("zero" | "input"),
+    policy          kind ("genpo": any flow policy, trained by GenPO, GMPO or GMPG | "ppo": the
+                    Gaussian MLP), obs_dim, action_dim, noise ("zero" | "input"),
                     noise_dim (2d in input mode, else 0), flow_steps, mix_p (null for ppo),
                     source ("checkpoint" | "onnx-import"), inputs (["obs"] or ["obs", "noise"]),
                     output ("actions": raw executed action in policy joint order; the daemon
@@ -17,9 +18,10 @@ Document (schema_version 1):
     robot           name, display_name, idl_family, num_motor_slots, policy_joint_names,
                     isaac_to_sdk, default_q_rad, kp, kd (all per joint in policy order)
     contract        robots.contract.PolicyContract.to_dict()
-    provenance      run_id, git_commit, checkpoint_sha256, iteration, export_time_utc, exporter,
-                    physics (the engine that trained it: "mujoco" or IsaacLab's preset such as
-                    "newton_mjwarp"; absent in artifacts exported before it was recorded)
+    provenance      run_id, algo (the training algorithm: genpo, gmpo, gmpg or ppo), git_commit,
+                    checkpoint_sha256, iteration, export_time_utc, exporter, physics (the engine
+                    that trained it: "mujoco" or IsaacLab's preset such as "newton_mjwarp";
+                    absent in artifacts exported before it was recorded)
     golden          obs [n][obs_dim], noise [n][2d] or null, actions [n][d], atol
     checks          parity (samples, max_abs_err), latency_us (p50, p99, max, ...) or null
 """

@@ -10,6 +10,7 @@ import importlib
 import sys
 
 BENCHMARKS: dict[str, str] = {
+    "algos": "training.benchmarks.algos",
     "env": "training.envs.bench",
     "genpo-update": "training.benchmarks.genpo_update",
 }

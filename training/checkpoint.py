@@ -6,7 +6,7 @@ reads it:
     format                       "genpo-checkpoint"
     schema_version               1
     iteration                    completed training iterations
-    algo                         "genpo" or "ppo"
+    algo                         "genpo", "gmpo", "gmpg" (policy_kind "flow") or "ppo"
     policy_kind                  "flow" or "gaussian"
     policy_kwargs                {"obs_dim", "action_dim", "cfg": plain dict of the policy cfg}
     policy_state                 policy state_dict

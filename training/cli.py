@@ -7,7 +7,7 @@
     torchrun --nproc-per-node 2 -m training.cli go2_flat      # one process per device
 
 `--set` keys address the training config (`ppo.*`, `flow.*`, `gaussian.*`, `critic.*`,
-`runner.*`); keys under `env.` address the task config (see configs/tasks/).
+`gmpo.*`, `gmpg.*`, `runner.*`); keys under `env.` address the task config (see configs/tasks/).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from robots.contract import make_contract
 from robots.errors import UserError, first_line
 from robots.files import writable_dir, write_text_atomic
 from training import distributed
-from training.config import TrainCfg
+from training.config import ALGOS, TrainCfg
 from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS
 from training.tasks import TASKS, make_env, task_config
 
@@ -85,9 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--algo",
         default=None,
-        choices=("genpo", "ppo"),
-        help="genpo (flow policy) or ppo (Gaussian baseline) (default: genpo, or the "
-        "resumed run's)",
+        choices=tuple(ALGOS),
+        help="genpo, gmpo or gmpg (flow policy; they differ only in the policy loss) or ppo "
+        "(Gaussian baseline) (default: genpo, or the resumed run's)",
     )
     p.add_argument(
         "--num-envs",
@@ -229,12 +229,10 @@ def _pick_backend(choice: str, physics: str | None) -> tuple[str, str]:
 
 
 def _train_yaml(task: str, algo: str) -> list[Path]:
-    """configs/train/<task>.yaml (network sizes per task), then configs/train/<algo>.yaml."""
-    return [
-        p
-        for p in (TRAIN_CONFIG_DIR / f"{task}.yaml", TRAIN_CONFIG_DIR / f"{algo}.yaml")
-        if p.is_file()
-    ]
+    """configs/train/<task>.yaml (network sizes per task), then the algo's overlays in
+    order (training.config.ALGOS: gmpo and gmpg start from genpo.yaml)."""
+    names = (task, *ALGOS[algo][1])
+    return [p for p in (TRAIN_CONFIG_DIR / f"{n}.yaml" for n in names) if p.is_file()]
 
 
 def _previous_run(ckpt: Path) -> dict:

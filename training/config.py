@@ -73,7 +73,13 @@ class PPOCfg:
     use_clipped_value_loss: bool = True
     """Clip the value prediction around the rollout value, as rsl_rl does."""
     entropy_coef: float = 0.0
-    """Weight of the entropy (estimate) bonus; 0 for GenPO per genpo.md, always logged."""
+    """Weight of the exact entropy bonus of the Gaussian policy (0.01 in ppo.yaml). A flow
+    policy's entropy is constant (constant Jacobian, genpo.md section 7), so flow algorithms
+    refuse a non-zero value: see neg_logp_coef."""
+    neg_logp_coef: float = 0.0
+    """Flow only, experimental: weight of -mean log pi_theta(a~_old) (logged as
+    policy/neg_logp_old_actions). It equals H_old + KL(pi_old || pi_theta), so a positive
+    weight pushes the policy away from the rollout policy; it adds no entropy."""
     learning_rate: float = 1e-3
     """Initial Adam learning rate."""
     schedule: str = "adaptive"
@@ -94,6 +100,26 @@ class PPOCfg:
     """Fraction of each minibatch's observations that get fresh compression samples."""
     compile: bool = False
     """Run the loss (policy, inverse, critic) through torch.compile (needs a C++ compiler)."""
+
+
+@dataclass(frozen=True)
+class GMPOCfg:
+    """GMPO's policy loss: advantage-weighted maximum likelihood (genpo.md section 7)."""
+
+    beta: float = 1.0
+    """Inverse temperature of the target pi_old * exp(beta A) over normalised advantages."""
+    w_max: float = 20.0
+    """Clamp of the unnormalised weight exp(beta A) before the per-minibatch normalisation."""
+
+
+@dataclass(frozen=True)
+class GMPGCfg:
+    """GMPG's policy loss: likelihood-ratio gradient with a reverse-KL penalty (section 7)."""
+
+    beta: float = 1.0
+    """Inverse temperature of the same target as GMPO's; the KL weight alpha is 1 / beta."""
+    log_ratio_clip: float = 3.0
+    """|log pi_theta - log pi_old| is clamped here before exp (no gradient beyond)."""
 
 
 @dataclass(frozen=True)
@@ -119,14 +145,28 @@ class TrainCfg:
     """Everything the runner needs; `algo` picks the policy family."""
 
     algo: str = "genpo"
-    """'genpo' (flow policy) or 'ppo' (Gaussian baseline)."""
+    """'genpo', 'gmpo' or 'gmpg' (flow policy, see ALGOS) or 'ppo' (Gaussian baseline)."""
     flow: FlowPolicyCfg = field(default_factory=FlowPolicyCfg)
-    """Flow policy settings (used when algo == 'genpo')."""
+    """Flow policy settings (used by the flow algorithms)."""
     gaussian: GaussianPolicyCfg = field(default_factory=GaussianPolicyCfg)
     """Gaussian policy settings (used when algo == 'ppo')."""
     critic: CriticCfg = field(default_factory=CriticCfg)
     """Value network settings."""
     ppo: PPOCfg = field(default_factory=PPOCfg)
-    """Update settings."""
+    """Update settings shared by every algorithm (storage, GAE, critic, adaptive LR, ...)."""
+    gmpo: GMPOCfg = field(default_factory=GMPOCfg)
+    """GMPO's policy-loss settings (used when algo == 'gmpo')."""
+    gmpg: GMPGCfg = field(default_factory=GMPGCfg)
+    """GMPG's policy-loss settings (used when algo == 'gmpg')."""
     runner: RunnerCfg = field(default_factory=RunnerCfg)
     """Loop, logging and checkpoint settings."""
+
+
+# algo -> (policy kind, configs/train overlays applied after the task's, in order). GMPO and
+# GMPG share GenPO's flow, so they inherit genpo.yaml's flow settings before their own file.
+ALGOS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "genpo": ("flow", ("genpo",)),
+    "gmpo": ("flow", ("genpo", "gmpo")),
+    "gmpg": ("flow", ("genpo", "gmpg")),
+    "ppo": ("gaussian", ("ppo",)),
+}

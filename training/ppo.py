@@ -1,8 +1,10 @@
-"""Clipped PPO on the lifted MDP, shared by GenPO (flow) and the Gaussian baseline.
+"""The on-policy update shared by every algorithm: PPO on the lifted MDP (GenPO), Gaussian
+PPO, GMPO and GMPG.
 
-The two differ only in the policy object: its stored action (2d dummy vs d), its
+The policy families differ only in the policy object: its stored action (2d dummy vs d), its
 log-prob (through the exact inverse vs the Gaussian density) and, for the flow, the
-compression loss on fresh samples (genpo.md section 3).
+compression loss on fresh samples (genpo.md section 3). The algorithms differ only in the
+policy loss handed in (training/policy_loss.py).
 """
 
 from __future__ import annotations
@@ -12,17 +14,22 @@ import math
 import torch
 from torch import nn
 
+from robots.errors import UserError
 from training import distributed
 from training.config import PPOCfg
 from training.modules import Critic
 from training.normalizer import EmpiricalNormalization
+from training.policy_loss import ClippedSurrogate, PolicyLoss, ess_fraction
 from training.storage import Batch, RolloutStorage
 
 Policy = nn.Module  # FlowPolicy or GaussianPolicy (same method names)
 
 
 class PPO:
-    """Owns policy, critic, normalisers, one Adam over all parameters, and the rollout."""
+    """Owns policy, critic, normalisers, one Adam over all parameters, and the rollout.
+
+    policy_loss: the algorithm's policy loss (default: PPO's clipped surrogate).
+    """
 
     def __init__(
         self,
@@ -31,11 +38,14 @@ class PPO:
         cfg: PPOCfg,
         obs_normalizer: EmpiricalNormalization | None,
         critic_obs_normalizer: EmpiricalNormalization | None,
+        policy_loss: PolicyLoss | None = None,
     ) -> None:
         self.policy = policy
         self.critic = critic
         self.cfg = cfg
         self.is_flow = policy.kind == "flow"
+        _check_bonus(cfg, self.is_flow)
+        self.policy_loss = policy_loss or ClippedSurrogate(cfg.clip_param)
         self.obs_normalizer = obs_normalizer or nn.Identity()
         self.critic_obs_normalizer = critic_obs_normalizer or nn.Identity()
         self.learning_rate = cfg.learning_rate
@@ -96,12 +106,13 @@ class PPO:
     # ----- update -------------------------------------------------------------------------
 
     def update(self) -> dict[str, float]:
-        """Epochs x minibatches of clipped PPO; returns means of the logged quantities.
+        """Epochs x minibatches; returns means of the logged quantities.
 
         `ratio_dev_first_minibatch` is max|ratio - 1| before any step: only the
         inverse's round-trip error, so it must stay below 1e-4 (genpo.md section 2).
         """
         cfg = self.cfg
+        explained_variance = self.storage.explained_variance()
         stats = [
             self._update_minibatch(batch)
             for batch in self.storage.mini_batches(cfg.num_mini_batches, cfg.num_learning_epochs)
@@ -110,6 +121,7 @@ class PPO:
         out = {k: sum(s[k] for s in stats) / len(stats) for k in stats[0]}
         out["ratio_dev_first_minibatch"] = stats[0]["ratio_max_dev"]
         out["learning_rate"] = self.learning_rate
+        out["explained_variance"] = explained_variance
         return out
 
     def _update_minibatch(self, batch: Batch) -> dict[str, float]:
@@ -131,20 +143,19 @@ class PPO:
         log_probs = self.policy.log_prob(batch.obs, batch.actions)
         log_ratio = log_probs - batch.old_log_probs
         ratio = log_ratio.exp()
-        surrogate = torch.max(
-            -batch.advantages * ratio,
-            -batch.advantages * ratio.clamp(1 - cfg.clip_param, 1 + cfg.clip_param),
-        ).mean()
+        policy_loss, stats = self.policy_loss(log_probs, batch.old_log_probs, batch.advantages)
         value_loss = self._value_loss(batch)
-        entropy = self._entropy_estimate(batch, log_probs)
-        loss = surrogate + cfg.value_loss_coef * value_loss - cfg.entropy_coef * entropy
+        bonus_name, bonus, bonus_coef = self._bonus(batch, log_probs)
+        loss = policy_loss + cfg.value_loss_coef * value_loss - bonus_coef * bonus
         stats = {
-            "surrogate": surrogate,
+            **stats,
+            "policy": policy_loss,
             "value_loss": value_loss,
-            "entropy": entropy,
+            bonus_name: bonus,
             "kl_k1": -log_ratio.mean(),
             "kl_k3": ((ratio - 1) - log_ratio).mean(),
             "ratio_max_dev": (ratio - 1).abs().max(),
+            "policy/ratio_ess_fraction": ess_fraction(log_ratio.detach()),
         }
         if self.is_flow and cfg.compression_coef > 0 and cfg.compression_fraction > 0:
             stats["compression"] = self._compression_loss(batch.obs)
@@ -160,11 +171,16 @@ class PPO:
         )
         return torch.max((values - batch.returns).pow(2), (clipped - batch.returns).pow(2)).mean()
 
-    def _entropy_estimate(self, batch: Batch, log_probs: torch.Tensor) -> torch.Tensor:
-        """Gaussian: exact entropy. Flow: -mean log pi(a~_old) = H_old + KL(old||theta)."""
+    def _bonus(self, batch: Batch, log_probs: torch.Tensor) -> tuple[str, torch.Tensor, float]:
+        """(stat name, value, weight) of the term subtracted from the loss.
+
+        Gaussian: the exact entropy. Flow: its entropy is constant (constant Jacobian), so the
+        term is what it is, -mean log pi_theta(a~_old) = H_old + KL(pi_old || pi_theta)
+        (genpo.md section 7).
+        """
         if self.is_flow:
-            return -log_probs.mean()
-        return self.policy.entropy(batch.obs).mean()
+            return "policy/neg_logp_old_actions", -log_probs.mean(), self.cfg.neg_logp_coef
+        return "policy/entropy", self.policy.entropy(batch.obs).mean(), self.cfg.entropy_coef
 
     def _compression_loss(self, obs: torch.Tensor) -> torch.Tensor:
         """nu-term: E||x_N - y_N|| on fresh differentiable samples for a fraction of obs."""
@@ -203,3 +219,14 @@ class PPO:
             self.critic_obs_normalizer,
         ):
             distributed.broadcast_module(m)
+
+
+def _check_bonus(cfg: PPOCfg, is_flow: bool) -> None:
+    """Each policy family has its own bonus knob; the other one would silently do nothing."""
+    if is_flow and cfg.entropy_coef != 0:
+        raise UserError(
+            f"ppo.entropy_coef={cfg.entropy_coef} has no meaning for a flow policy (its entropy "
+            "is constant); set it to 0, or use ppo.neg_logp_coef (see its docs)"
+        )
+    if not is_flow and cfg.neg_logp_coef != 0:
+        raise UserError("ppo.neg_logp_coef applies to flow policies only; set it to 0")

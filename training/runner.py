@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +20,17 @@ from training.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
-from training.config import TrainCfg
+from training.config import ALGOS, TrainCfg
 from training.env import VecEnv
 from training.logger import EpisodeTracker, TrainLogger, git_commit, write_git_info
 from training.modules import Critic
 from training.normalizer import EmpiricalNormalization
+from training.policy_loss import make_policy_loss
 from training.ppo import PPO
-
-POLICY_KIND = {"genpo": "flow", "ppo": "gaussian"}
 
 
 class OnPolicyRunner:
-    """Trains a GenPO flow policy (algo 'genpo') or the Gaussian baseline (algo 'ppo').
+    """Trains a flow policy (algo 'genpo', 'gmpo', 'gmpg') or the Gaussian baseline ('ppo').
 
     Args:
         env: a VecEnv on `device`; in a distributed run each rank passes its own env,
@@ -50,8 +50,8 @@ class OnPolicyRunner:
         device: str = "cpu",
         robot_contract: dict | None = None,
     ) -> None:
-        if cfg.algo not in POLICY_KIND:
-            raise UserError(f"unknown algo '{cfg.algo}'; use one of: {', '.join(POLICY_KIND)}")
+        if cfg.algo not in ALGOS:
+            raise UserError(f"unknown algo '{cfg.algo}'; use one of: {', '.join(ALGOS)}")
         self.env = env
         self.cfg = cfg
         self.device = device
@@ -71,7 +71,7 @@ class OnPolicyRunner:
 
     def _build_algorithm(self, obs_dim: int, critic_obs_dim: int) -> PPO:
         cfg = self.cfg
-        kind = POLICY_KIND[cfg.algo]
+        kind = ALGOS[cfg.algo][0]
         policy_cfg = cfg.flow if kind == "flow" else cfg.gaussian
         kwargs = {"obs_dim": obs_dim, "action_dim": self.env.num_actions}
         policy = build_policy(kind, {**kwargs, "cfg": to_dict(policy_cfg)}).to(self.device)
@@ -79,7 +79,8 @@ class OnPolicyRunner:
         normalize = cfg.runner.empirical_normalization
         obs_norm = EmpiricalNormalization(obs_dim).to(self.device) if normalize else None
         critic_norm = EmpiricalNormalization(critic_obs_dim).to(self.device) if normalize else None
-        return PPO(policy, critic.to(self.device), cfg.ppo, obs_norm, critic_norm)
+        loss = make_policy_loss(cfg)
+        return PPO(policy, critic.to(self.device), cfg.ppo, obs_norm, critic_norm, loss)
 
     def _split(self, obs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         actor = obs["policy"].to(self.device)
@@ -87,8 +88,17 @@ class OnPolicyRunner:
 
     # ----- the loop -------------------------------------------------------------------------
 
-    def learn(self, num_iterations: int | None = None) -> None:
-        """Run num_iterations (default cfg.runner.max_iterations) more iterations."""
+    def learn(
+        self,
+        num_iterations: int | None = None,
+        on_iteration: Callable[[int, dict[str, float]], bool] | None = None,
+    ) -> None:
+        """Run num_iterations (default cfg.runner.max_iterations) more iterations.
+
+        on_iteration(iteration, scalars) runs after each iteration with what was logged;
+        returning True ends training there (with a checkpoint, like the last iteration);
+        in a distributed run every rank must return the same.
+        """
         run = self.cfg.runner
         num_iterations = num_iterations if num_iterations is not None else run.max_iterations
         start, end = self.current_iteration, self.current_iteration + num_iterations
@@ -124,8 +134,12 @@ class OnPolicyRunner:
             }
             if logger is not None:
                 logger.log(it + 1, scalars)
-            if self.log_dir is not None and ((it + 1) % run.save_interval == 0 or it + 1 == end):
+            stop = on_iteration is not None and on_iteration(it + 1, scalars)
+            last = stop or it + 1 == end
+            if self.log_dir is not None and ((it + 1) % run.save_interval == 0 or last):
                 self.save(self.log_dir / f"model_{it + 1}.pt")
+            if stop:
+                break
         if logger is not None:
             logger.close()
 
@@ -244,9 +258,15 @@ class OnPolicyRunner:
 
 
 def _loss_scalars(losses: dict[str, float]) -> dict[str, float]:
-    """TensorBoard names: KL estimates under kl/, the learning rate under train/lr."""
-    special = {"kl_k1": "kl/k1", "kl_k3": "kl/k3", "learning_rate": "train/lr"}
-    return {special.get(k, f"loss/{k}"): v for k, v in losses.items()}
+    """TensorBoard names: KL estimates under kl/, the learning rate under train/lr, names
+    that already hold a group (policy/..., kl/...) as they are, the rest under loss/."""
+    special = {
+        "kl_k1": "kl/k1",
+        "kl_k3": "kl/k3",
+        "learning_rate": "train/lr",
+        "explained_variance": "train/explained_variance",
+    }
+    return {special.get(k, k if "/" in k else f"loss/{k}"): v for k, v in losses.items()}
 
 
 def _to_cpu(value: object) -> object:

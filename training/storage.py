@@ -119,6 +119,14 @@ class RolloutStorage:
             adv = (adv - adv.mean()) / (adv.std() + 1e-8)
         self.advantages = adv
 
+    def explained_variance(self) -> float:
+        """1 - Var(returns - V) / Var(returns) over the rollout: 1 when the critic predicts
+        the GAE returns exactly, <= 0 when it predicts them no better than their mean."""
+        var_returns = self.returns.var().item()
+        if var_returns == 0.0:
+            return float("nan")
+        return 1.0 - (self.returns - self.values).var().item() / var_returns
+
     def mini_batches(self, num_mini_batches: int, num_epochs: int) -> Iterator[Batch]:
         """Yield num_epochs x num_mini_batches shuffled minibatches of the whole rollout."""
         if self.step != self.num_steps_per_env:

@@ -13,7 +13,7 @@ OPTIMAL_RETURN = 3.28  # measured: optimal_action() over 40 steps averages ~3.28
 THRESHOLD = 2.9  # random actions (std 0.71) score ~0.07
 
 
-@pytest.mark.parametrize("algo", ["genpo", "ppo"])
+@pytest.mark.parametrize("algo", ["genpo", "gmpo", "gmpg", "ppo"])
 def test_first_minibatch_ratio_is_one(algo: str) -> None:
     # d = 12 and a velocity far from zero: the inverse's round trip is what is tested.
     env = PointMassEnv(num_envs=32, dim=12)
@@ -45,7 +45,7 @@ def _evaluate(runner: OnPolicyRunner) -> float:
     return total.mean().item()
 
 
-@pytest.mark.parametrize("algo", ["genpo", "ppo"])
+@pytest.mark.parametrize("algo", ["genpo", "gmpo", "gmpg", "ppo"])
 def test_learns_point_mass(algo: str) -> None:
     runner = OnPolicyRunner(PointMassEnv(num_envs=64, seed=0), tiny_cfg(algo))
     assert _evaluate(runner) < 1.5

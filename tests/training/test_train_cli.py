@@ -168,3 +168,18 @@ def test_algo_overlay_applies_to_its_algo_only(
     assert cfg.ppo.lr_min == lr_min and cfg.ppo.entropy_coef == entropy
     args = ["go2_flat", "--algo", algo, "--set", "flow.latent_std=1.0"]
     assert plan(build_parser().parse_args(args)).train_cfg.flow.latent_std == 1.0
+
+
+@pytest.mark.parametrize("algo", ["gmpo", "gmpg"])
+def test_gm_algos_inherit_genpo_yaml_then_their_own(algo: str) -> None:
+    """gmpo/gmpg run on GenPO's flow: genpo.yaml's flow settings reach them, then their own
+    file; a --set on their section wins."""
+    from training.cli import build_parser, plan
+
+    genpo = plan(build_parser().parse_args(["go2_flat", "--algo", "genpo"])).train_cfg
+    cfg = plan(build_parser().parse_args(["go2_flat", "--algo", algo])).train_cfg
+    assert cfg.algo == algo and cfg.flow == genpo.flow and cfg.ppo == genpo.ppo
+    own = yaml.safe_load((REPO / "configs" / "train" / f"{algo}.yaml").read_text())[algo]
+    assert {k: getattr(getattr(cfg, algo), k) for k in own} == own
+    args = ["go2_flat", "--algo", algo, "--set", f"{algo}.beta=0.3"]
+    assert getattr(plan(build_parser().parse_args(args)).train_cfg, algo).beta == 0.3

@@ -9,6 +9,12 @@
 
 The batch is one minibatch (default 24576 = 4096 envs x 24 steps / 4 minibatches); a full
 update is num_learning_epochs x num_mini_batches such steps. Reports medians over repeats.
+
+(b) keeps the autograd graph of 2d Jacobian-vector passes per row until the backward:
+~6 MB per row at the default size, 140 GB at 24576 rows. Unless --jacobian-rows says
+otherwise, it is timed on as many rows as fit in half of the memory available now and its
+time is scaled linearly to the batch (its cost is per row: one Jacobian per sample); the
+table says when that happened.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -85,6 +92,29 @@ class JacobianFlow(nn.Module):
         return log_normal - torch.cat(log_dets)
 
 
+# Peak memory of (b) per row, per (2d Jacobian columns x 2K velocity passes x hidden unit):
+# measured 27-35 bytes (peak RSS, torch CPU, three network sizes); 40 leaves a margin.
+JACOBIAN_BYTES_PER_UNIT = 40
+
+
+def jacobian_bytes_per_row(act: int, flow_steps: int, hidden: tuple[int, ...]) -> int:
+    """Estimated peak bytes per row of one (b) step (forward + backward through slogdet)."""
+    return JACOBIAN_BYTES_PER_UNIT * (2 * act) * (2 * flow_steps) * sum(hidden)
+
+
+def jacobian_rows(batch: int, bytes_per_row: int, available_bytes: int, share: float = 0.5) -> int:
+    """Rows of (b) that fit in `share` of the available memory, at most the batch; 0 if none."""
+    return max(0, min(batch, int(share * available_bytes) // bytes_per_row))
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable of /proc/meminfo (what can be allocated without swapping or OOM)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemAvailable:"):
+            return int(line.split()[1]) * 1024
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m training.bench genpo-update",
@@ -108,6 +138,13 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, help="timed steps per variant (default 5)")
     p.add_argument("--jacobian-repeats", type=int, default=2, help="timed (b) steps (default 2)")
     p.add_argument("--jacobian-chunk", type=int, default=1024, help="rows per jacrev chunk")
+    p.add_argument(
+        "--jacobian-rows",
+        type=int,
+        default=0,
+        help="rows (b) is timed on, then scaled to the batch (default 0: as many as fit "
+        "in half of the available memory, at most the batch)",
+    )
     p.add_argument("--skip-jacobian", action="store_true", help="do not time (b)")
     p.add_argument(
         "--sweep",
@@ -150,11 +187,12 @@ def _ppo_step(
     hidden: tuple[int, ...],
     fraction: float,
     compile_loss: bool,
+    rows: int | None = None,
 ) -> Callable[[], object]:
     critic = Critic(args.obs, hidden, "mish")
     cfg = PPOCfg(compression_fraction=fraction, compile=compile_loss, schedule="fixed")
     alg = PPO(policy, critic, cfg, None, None)
-    batch = _batch(policy, torch.randn(args.batch, args.obs))
+    batch = _batch(policy, torch.randn(rows or args.batch, args.obs))
     return lambda: alg._update_minibatch(batch)
 
 
@@ -210,6 +248,21 @@ def _check_log_probs(flow: FlowPolicy, args: argparse.Namespace, dtype: torch.dt
     with torch.no_grad():
         dummy, _ = flow.sample(obs)
         return (flow.log_prob(obs, dummy) - jac.log_prob(obs, dummy)).abs().max().item()
+
+
+def _jacobian_rows(args: argparse.Namespace, hidden: tuple[int, ...]) -> int:
+    """--jacobian-rows, or the rows that fit now; SystemExit when not even one row fits."""
+    if args.jacobian_rows > 0:
+        return min(args.jacobian_rows, args.batch)
+    per_row = jacobian_bytes_per_row(args.act, args.flow_steps, hidden)
+    available = available_memory_bytes()
+    rows = jacobian_rows(args.batch, per_row, available)
+    if rows == 0:
+        raise SystemExit(
+            f"(b) needs ~{per_row / 2**20:.0f} MiB per row but {available / 2**30:.1f} GiB "
+            "is available; pass --skip-jacobian"
+        )
+    return rows
 
 
 def _sweep(args: argparse.Namespace, hidden: tuple[int, ...]) -> list[dict]:
@@ -268,12 +321,14 @@ def main(argv: list[str]) -> None:
     if not args.skip_jacobian:
         res["logprob_max_abs_diff"] = _check_log_probs(flow, args, torch.float32)
         res["logprob_max_abs_diff_f64"] = _check_log_probs(flow, args, torch.float64)
+        rows = _jacobian_rows(args, hidden)
         jac = JacobianFlow(_flow(args, hidden, K), args.jacobian_chunk)
         # Paired with (a) step by step: the ratio survives load changes on a shared machine.
-        paired = {"a": steps["genpo_ms"], "b": _ppo_step(jac, args, hidden, frac, False)}
+        paired = {"a": steps["genpo_ms"], "b": _ppo_step(jac, args, hidden, frac, False, rows)}
         pair_ms = _time_interleaved(paired, args.jacobian_repeats)
-        res["jacobian_ms"] = pair_ms["b"]
-        res["speedup_vs_jacobian"] = pair_ms["b"] / pair_ms["a"]
+        res["jacobian_ms"] = pair_ms["b"] * args.batch / rows
+        res["jacobian_rows"] = rows
+        res["speedup_vs_jacobian"] = res["jacobian_ms"] / pair_ms["a"]
     res["genpo_over_floor"] = res["genpo_ms"] / res["floor_ms"]
     res["genpo_over_ppo"] = res["genpo_ms"] / res["ppo_ms"]
 
@@ -288,6 +343,9 @@ def main(argv: list[str]) -> None:
     for key, label in labels.items():
         if key in res:
             print(f"{label:<34}{res[key]:>22.1f}")
+    if res.get("jacobian_rows", args.batch) < args.batch:
+        scale = args.batch / res["jacobian_rows"]
+        print(f"    (b) timed on {res['jacobian_rows']} rows, scaled x{scale:.1f}")
     for key in (
         "speedup_vs_jacobian",
         "genpo_over_floor",
@@ -305,6 +363,7 @@ def main(argv: list[str]) -> None:
     keys = (
         "genpo_ms",
         "jacobian_ms",
+        "jacobian_rows",
         "ppo_ms",
         "floor_ms",
         "speedup_vs_jacobian",

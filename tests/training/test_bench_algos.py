@@ -1,0 +1,79 @@
+"""The algorithm comparison's bookkeeping: budget truncation, equal-step comparison, walks."""
+
+from __future__ import annotations
+
+import pytest
+
+from training import bench
+from training.benchmarks.algos_report import (
+    first_walk,
+    summarize,
+    table,
+    tracking_at,
+    truncate,
+)
+
+
+def _curve(steps_per_it: int, cpu_per_it: float, n: int, slope: float) -> list[dict]:
+    return [
+        {
+            "iteration": i,
+            "env_steps": i * steps_per_it,
+            "cpu_s": i * cpu_per_it,
+            "wall_s": 2 * i * cpu_per_it,
+            "tracking": slope * i,
+            "mean_return": 10 * slope * i,
+        }
+        for i in range(1, n + 1)
+    ]
+
+
+def test_truncate_keeps_the_rows_up_to_the_budget_and_the_evals_made_by_then() -> None:
+    curve = _curve(100, 10.0, 10, 0.01)  # cpu 10, 20, ..., 100 s
+    evals = [{"cpu_s": 30.0, "walks": False}, {"cpu_s": 90.0, "walks": True}]
+    kept, kept_evals = truncate(curve, evals, 45.0)
+    assert [r["cpu_s"] for r in kept] == [10, 20, 30, 40, 50]  # the first past 45 ends it
+    assert kept_evals == evals[:1] and first_walk(kept_evals) is None
+    assert first_walk(evals) == evals[1]
+
+
+def test_tracking_is_compared_at_the_env_steps_every_run_reached() -> None:
+    # A fast arm (4x the env steps per CPU-s) and a slow one, same budget: the equal-step
+    # comparison happens at the slow arm's last step count, 5 x 100 = 500.
+    runs = {
+        ("ppo", 1): (_curve(400, 10.0, 5, 0.1), []),
+        ("gmpo", 1): (_curve(100, 10.0, 5, 0.01), [{"cpu_s": 50.0, "walks": None}]),
+    }
+    summary = summarize(runs, budget_s=50.0)
+    assert summary["equal_env_steps"] == 500
+    ppo = summary["runs"]["ppo_s1"]
+    # ppo at <= 500 steps: only iteration 1 (400 steps), tracking 0.1.
+    assert ppo["tracking_equal_steps"] == pytest.approx(0.1)
+    # at the budget: mean of the last 5 values 0.1..0.5 = 0.3.
+    assert ppo["tracking_budget"] == pytest.approx(0.3)
+    assert ppo["return_equal_steps"] == pytest.approx(1.0)  # returns: 10 x tracking here
+    assert summary["runs"]["gmpo_s1"]["walk_cpu_min"] is None
+    assert tracking_at(_curve(100, 1.0, 3, 0.0), 1000) == 0.0  # zero is a value
+    no_episode_yet = [{**r, "tracking": None} for r in _curve(100, 1.0, 3, 0.1)]
+    assert tracking_at(no_episode_yet, 1000) is None
+
+
+def test_unknown_algo_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        bench.main(["algos", "--algos", "ppo,sac", "--report-only"])
+    assert info.value.code == 2 and "unknown algo(s) sac" in capsys.readouterr().err
+
+
+def test_table_has_one_row_per_algo_with_the_seed_mean() -> None:
+    walked = {"cpu_s": 40.0, "env_steps": 400, "walks": True, "tracking_reward_fraction": 0.85,
+              "falls": 0}  # fmt: skip
+    runs = {
+        ("ppo", 1): (_curve(100, 10.0, 5, 0.1), [walked]),
+        ("ppo", 2): (_curve(100, 10.0, 5, 0.2), []),
+    }
+    text = table(summarize(runs, 50.0), ["ppo", "gmpo"], 50 / 60, 8)
+    rows = text.splitlines()[2:]
+    assert len(rows) == 1 and rows[0].startswith("| ppo | 5 (5, 5) | 0.00 (0.00, 0.00) |")
+    assert "0.7 CPU-min / 0.00M; not in 0.833333 CPU-min" in rows[0]
+    assert "0.450 (0.300, 0.600)" in rows[0]  # tracking at the budget: mean (seed 1, seed 2)
+    assert "0.850 (0) @ 0.7, -" in rows[0]
