@@ -37,7 +37,7 @@ class MotionCfg:
     stand_min_s: float = 1.0  # standing up never takes less than this
     blend_s: float = 0.5  # POLICY blends from the stand targets over this long
     passive_kd: float = 0.0  # PASSIVE: kd with kp 0 (0 = zero torque)
-    damping_kd: float = 0.0  # DAMP kd; 0 = the robot's damping_kd from robots/
+    damping_kd: float = 0.0  # DAMP kd; 0 = the robot's damping_kd from robots/ (else 1..10)
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,9 @@ class RecorderCfg:
 
     max_bytes: int = 256 * 1024 * 1024  # a log stops growing (with a message) at this size
     flush_s: float = 0.2  # a crash loses at most about this much
+    # A log that cannot be written (disk full, I/O error) damps the robot; true: warn once and
+    # run on unrecorded. Start-up always refuses a --log that is unwritable or lacks max_bytes.
+    continue_unrecorded: bool = False
 
 
 @dataclass(frozen=True)
