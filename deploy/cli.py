@@ -138,8 +138,6 @@ def prepare(args: argparse.Namespace) -> Plan:
         kp=np.array(policy.artifact.robot.kp),
         kd=np.array(policy.artifact.robot.kd),
     )
-    log(f"policy {path} ({contract.task}, sha256 {policy.sha256[:12]}, golden "
-        f"max err {policy.golden_err:.2g})")  # fmt: skip
     return Plan(robot, cfg, policy, keys, damping, limits)
 
 
@@ -242,13 +240,17 @@ def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None
         "sim": args.sim,
         "config": to_dict(cfg),
     })  # fmt: skip
-    log(f"flight recorder: {path}")
     return rec
 
 
 def run(args: argparse.Namespace) -> int:
     plan = prepare(args)  # refusals happen here and in open_recorder, before DDS
     recorder = open_recorder(args, plan)
+    p = plan.policy
+    log(f"policy {p.path} ({p.artifact.contract.task}, sha256 {p.sha256[:12]}, golden "
+        f"max err {p.golden_err:.2g})")  # fmt: skip
+    if recorder is not None:
+        log(f"flight recorder: {recorder.path}")
     try:
         io = open_robot(args, plan.robot)
     except BaseException:
