@@ -257,8 +257,22 @@ def run(args: argparse.Namespace) -> int:
         if recorder is not None:
             recorder.close()
         raise
+    try:
+        result, code = drive(args, plan, io, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        close_robot(io)
+    print(json.dumps(result), flush=True)
+    return code
+
+
+def drive(
+    args: argparse.Namespace, plan: Plan, io: dict[str, Any], recorder: FlightRecorder | None
+) -> tuple[dict[str, Any], int]:
+    """Build and run the daemon on open DDS; whatever happens the robot ends damped (the
+    prebuilt message) and a result comes back: (JSON line content, exit code)."""
     daemon = None
-    code = 1
     try:
         daemon = build_daemon(args, plan, io, recorder)
 
@@ -271,7 +285,7 @@ def run(args: argparse.Namespace) -> int:
         lock_memory(log)
         fast_gil_handoff()
         result = daemon.run()
-        code = 0 if "error" not in result else 1
+        return result, 0 if "error" not in result else 1
     except BaseException as exc:  # any failure still ends damped, with the JSON line
         traceback.print_exc()
         period_s = 1.0 / plan.cfg.timing.command_hz
@@ -280,13 +294,7 @@ def run(args: argparse.Namespace) -> int:
             daemon.final_damping()
         else:
             publish_damping(io["writer"].write, plan.damping, EXIT_DAMPING_MESSAGES, period_s, log)
-        result = _failed_result(daemon, exc)
-    finally:
-        if recorder is not None:
-            recorder.close()
-        close_robot(io)
-    print(json.dumps(result), flush=True)
-    return code
+        return _failed_result(daemon, exc), 1
 
 
 def _failed_result(daemon: Daemon | None, exc: BaseException) -> dict[str, Any]:

@@ -113,8 +113,8 @@ def test_frozen_lowstate_damps_within_two_command_periods(artifacts):
     pairs = zip(spy.states[1:], spy.states[:-1], strict=True)
     advancing = [t for (t, tick), (_, prev) in pairs if tick != prev]
     last_fresh = advancing[-1]
-    commanded = [t for t, damping in spy.cmds if not damping and t <= last_fresh]
-    damped = [t for t, damping in spy.cmds if damping and t > last_fresh]
+    commanded = [t for t, damping, _ in spy.cmds if not damping and t <= last_fresh]
+    damped = [t for t, damping, _ in spy.cmds if damping and t > last_fresh]
     assert commanded and damped
     reaction_s = (damped[0] - last_fresh) * 1e-9  # sim publish -> damping publish
     stale_s, period_s = 0.06, 1 / 500  # configs/deploy/sim.yaml, DeployCfg.timing.command_hz
@@ -155,7 +155,7 @@ def test_sigterm_mid_walk_publishes_damping_before_exit(artifacts):
         spy.close()
     assert result["safety_events"] == ["signal"]
     assert result["states_visited"][-2:] == ["POLICY", "DAMP"]
-    damping = [t for t, d in spy.cmds if d]
+    damping = [t for t, d, _ in spy.cmds if d]
     assert len(damping) >= 10 and damping[-1] < exited_ns
     assert spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
 
