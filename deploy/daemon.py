@@ -163,13 +163,15 @@ class Daemon:
         return result | self._error()
 
     def _error(self) -> dict[str, str]:
-        """{"error": why} when the run ended abnormally (a loop died, the recorder failed)."""
+        """{"error": why} when the run ended abnormally (a loop died, the recorder failed);
+        {"recorder_error": why} when the recorder failed and the user let the run go on."""
         if self.failed is not None:
             return {"error": f"{self.failed!r}"}
         rec = self.recorder
-        if rec is not None and rec.failed is not None:
-            return {"error": f"flight recorder failed: {rec.failed}"}
-        return {}
+        if rec is None or rec.failed is None:
+            return {}
+        key = "recorder_error" if self.cfg.recorder.continue_unrecorded else "error"
+        return {key: f"flight recorder failed: {rec.failed}"}
 
     def _check_recorder(self) -> None:
         rec = self.recorder
