@@ -61,7 +61,7 @@ def test_second_lowstate_writer_is_flagged_by_the_same_monitor() -> None:
     is reported like a foreign rt/lowcmd writer."""
     from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowState_
 
-    domain = DOMAIN + 1
+    domain = 109  # its own: 102 is test_sport_mode's
     node = open_dds(domain, iface="lo")
     monitor = ForeignWriterMonitor(node, "rt/lowstate", tolerated=1)
     robot = open_dds(domain, iface="lo").writer("rt/lowstate", LowState_)
