@@ -11,10 +11,16 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+import deploy.cli as cli
 from deploy.cli import main
 from robots import GO2
+from robots.errors import UserError
+from safety.envelope import DAMPING_KD_RANGE, GAIN_MARGIN, MAX_STATE_DAMP_S
 from tests.deploy.conftest import LowCmdSpy
 from tests.deploy.test_deploy_units import _with_metadata
 
@@ -157,3 +163,41 @@ def test_tampered_artifacts_differ_only_in_their_field(artifacts, tampered):
         doc = json.loads(OrtPolicy(path).metadata())
         changed = [k for k in base if json.dumps(base[k]) != json.dumps(doc[k])]
         assert len(changed) == 1, (path.name, changed)
+
+
+POOL = {
+    "motion.damping_kd": ["0", "4", "-2", ".nan", "1e6", ".inf"],
+    "remote.estop": ["L2+B", "", "+", "R1+R2", "Start", "L2+Nope"],
+    "timing.command_hz": ["500", "250", "0", "-1", "1e9", "60"],
+    "safety.state_hold_s": ["0.006", "0", "0.03", "1"],
+    "safety.state_damp_s": ["0.01", "0.06", "0", "0.5"],
+    "safety.torque_factor": ["1", "0.5", "-1", "3"],
+    "safety.target_speed_factor": ["1", "0.5", "0", "2"],
+    "timing.budget_calls": ["100", "0", "-5"],
+    "sim.control_port": ["0", "70000", "-1"],
+}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(picks=st.dictionaries(st.sampled_from(sorted(POOL)), st.integers(0, 5), max_size=4))
+def test_cli_fuzz_refuses_or_plans_inside_the_envelope(picks, artifacts, spy, capsys, tmp_path):
+    """The CLI's whole pre-DDS path (prepare): a refusal is exit 2 with one sentence and nothing
+    on the wire; an accepted plan has damping, chords, gains and limits inside the envelope."""
+    sets = [f"{k}={POOL[k][i % len(POOL[k])]}" for k, i in picks.items()]
+    argv = _argv(artifacts["go2"], tmp_path, *[a for s in sets for a in ("--set", s)])
+    try:
+        plan = cli.prepare(cli.build_parser().parse_args(argv))
+    except UserError:
+        _refused(argv, capsys, spy)
+        return
+    motors = [plan.damping.motor_cmd[s] for s in GO2.sdk_indices.tolist()]
+    assert all(m.kp == 0 and DAMPING_KD_RANGE[0] <= m.kd <= DAMPING_KD_RANGE[1] for m in motors)
+    assert plan.keys.estop != 0 and plan.keys.estop not in (plan.keys.stand, plan.keys.policy)
+    lim, period = plan.limits, 1.0 / plan.cfg.timing.command_hz
+    assert np.all(lim.max_step_rad <= GO2.values("velocity_limit_rad_s") * period + 1e-12)
+    assert np.all(lim.tau_max_nm <= GO2.values("torque_limit_nm"))
+    assert np.all(lim.kp <= GAIN_MARGIN * GO2.values("kp")) and np.all(lim.kd > 0)
+    s = plan.cfg.safety
+    assert period < s.state_hold_s <= s.state_damp_s <= MAX_STATE_DAMP_S
