@@ -1,10 +1,12 @@
 """`genpo-deploy`: run a GenPO policy on a Unitree Go2 / H1 (or genpo-sim) behind safety layers.
 
 Start-up refuses, with one sentence and exit code 2 and before any DDS traffic, an artifact for
-another robot, joint count or observation size, an unknown schema version, or golden vectors
-that do not reproduce on this machine. The run ends with one JSON line on stdout; progress and
-warnings go to stderr. Exit codes: 0 done (the robot left damped), 1 internal error (damped),
-2 refused.
+another robot, joint count or observation size, an unknown schema version, golden vectors that do
+not reproduce on this machine, a setting or artifact field outside its documented envelope
+(safety/envelope.py, deploy/validate.py), or a --log it cannot write. Once DDS is open the run
+always ends damped with one JSON line on stdout ("error" names what ended it abnormally);
+progress and warnings go to stderr. Exit codes: 0 done (the robot left damped), 1 internal error
+or recorder fault (damped), 2 refused.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import signal
 import sys
 import threading
 import time
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +26,28 @@ import numpy as np
 
 from deploy.command_loop import Chords, CommandLoop, Shared
 from deploy.commands import StickCommand, fixed_command
-from deploy.config import MAX_EXTRA_KD, DeployCfg, load_deploy_cfg
+from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
-from deploy.io.remote import key_mask
+from deploy.damping import EXIT_DAMPING_MESSAGES, build_damping, publish_damping
 from deploy.metrics import LoopMetrics
 from deploy.policy import time_inference
 from deploy.policy_loop import PolicyLoop
 from deploy.preflight import LoadedPolicy, default_policy_path, load_policy
 from deploy.recorder import FlightRecorder
 from deploy.timing import fast_gil_handoff, lock_memory, realtime_section
+from deploy.validate import (
+    check_against_policy,
+    check_run,
+    check_settings,
+    chord_mask,
+    damping_kd,
+)
 from robots import get_robot
 from robots.cli import user_errors_exit
 from robots.config import to_dict
 from robots.errors import UserError
 from robots.spec import RobotSpec
-from safety import Cause, joint_limits
+from safety import Cause, JointLimits, joint_limits
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,15 +80,25 @@ def log(text: str) -> None:
     print(f"genpo-deploy: {text}", file=sys.stderr, flush=True)
 
 
-def chords(cfg: DeployCfg) -> Chords:
-    def mask(text: str) -> int:
-        try:
-            return key_mask(k.strip() for k in text.split("+") if k.strip())
-        except ValueError as exc:
-            raise UserError(f"remote chord {text!r}: {exc}") from None
+@dataclass(frozen=True)
+class Plan:
+    """Everything checked before DDS opens: what the daemon runs with."""
 
+    robot: RobotSpec
+    cfg: DeployCfg
+    policy: LoadedPolicy
+    keys: Chords
+    damping: Any  # the prebuilt damping LowCmd (deploy.damping)
+    limits: JointLimits
+
+
+def chords(cfg: DeployCfg) -> Chords:
     r = cfg.remote
-    return Chords(estop=mask(r.estop), stand=mask(r.stand), policy=mask(r.policy))
+    return Chords(
+        estop=chord_mask(r.estop, "remote.estop"),
+        stand=chord_mask(r.stand, "remote.stand"),
+        policy=chord_mask(r.policy, "remote.policy"),
+    )
 
 
 def budget_gate(policy: LoadedPolicy, cfg: DeployCfg) -> bool:
@@ -95,25 +116,31 @@ def budget_gate(policy: LoadedPolicy, cfg: DeployCfg) -> bool:
     return ok
 
 
-def prepare(args: argparse.Namespace) -> tuple[RobotSpec, DeployCfg, LoadedPolicy, Chords]:
-    """Everything that can refuse, before DDS: robot, config, chords, artifact, golden."""
+def prepare(args: argparse.Namespace) -> Plan:
+    """Everything that can refuse, before DDS: robot, command line, settings and their envelope,
+    chords, the damping message, artifact (envelope, golden), limits."""
     robot = get_robot(args.robot)
-    overrides = list(args.set) + ([f"remote.estop={args.estop}"] if args.estop else [])
-    cfg = load_deploy_cfg(robot.name, args.sim, tuple(overrides))
+    check_run(args.duration, args.domain)
+    estop = [] if args.estop is None else [f"remote.estop={args.estop}"]
+    cfg = load_deploy_cfg(robot.name, args.sim, tuple(args.set) + tuple(estop))
+    check_settings(cfg, robot)
     keys = chords(cfg)
-    if not 0.0 <= cfg.motion.extra_kd <= MAX_EXTRA_KD:  # also refuses NaN
-        raise UserError(f"motion.extra_kd must be within 0 and {MAX_EXTRA_KD:g} N m s/rad, "
-                        f"got {cfg.motion.extra_kd}")  # fmt: skip
-    if not 0.0 < cfg.remote.silent_s < float("inf"):
-        raise UserError(f"remote.silent_s must be a positive number of seconds, "
-                        f"got {cfg.remote.silent_s}")  # fmt: skip
+    damping = build_damping(robot, damping_kd(cfg, robot))
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
     policy = load_policy(Path(path), robot, log)
-    log(f"policy {path} ({policy.artifact.contract.task}, sha256 {policy.sha256[:12]}, golden "
-        f"max err {policy.golden_err:.2g})")  # fmt: skip
+    contract = policy.artifact.contract
+    check_against_policy(cfg, contract.control_dt_s)
     if args.cmd is not None:
-        fixed_command(args.cmd, policy.artifact.contract.command_ranges)
-    return robot, cfg, policy, keys
+        fixed_command(args.cmd, contract.command_ranges)
+    limits = joint_limits(
+        robot,
+        command_dt_s=1.0 / cfg.timing.command_hz,
+        target_speed_factor=cfg.safety.target_speed_factor,
+        torque_factor=cfg.safety.torque_factor,
+        kp=np.array(policy.artifact.robot.kp),
+        kd=np.array(policy.artifact.robot.kd) + cfg.motion.extra_kd,
+    )
+    return Plan(robot, cfg, policy, keys, damping, limits)
 
 
 def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
@@ -141,30 +168,24 @@ def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
     loop_io = make_loop_io(args.io, robot, reader, writer, LowState_, allow_crcless=args.sim,
                            log=log)  # fmt: skip
     where = f"{robot.topics.lowstate} (DDS domain {domain}, interface {node.iface})"
-    monitor = ForeignWriterMonitor(node, robot.topics.lowcmd, (writer,))
+    # One LowCmd writer (ours) and one LowState writer (the robot) may exist; more trips.
+    monitors = (ForeignWriterMonitor(node, robot.topics.lowcmd, (writer,)),
+                ForeignWriterMonitor(node, robot.topics.lowstate, tolerated=1))  # fmt: skip
     return {"node": node, "writer": writer, "reader": reader, "loop_io": loop_io,
-            "where": where, "monitor": monitor}  # fmt: skip
+            "where": where, "monitors": monitors}  # fmt: skip
 
 
-def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
+def build_daemon(args, plan: Plan, io: dict[str, Any], recorder) -> Daemon:
     from deploy.io.source import SourceWatch
 
+    robot, cfg, policy = plan.robot, plan.cfg, plan.policy
     contract = policy.artifact.contract
-    facts = policy.artifact.robot
     shared = Shared(artifact_ok=True, budget_ok=budget_gate(policy, cfg))
     metrics = LoopMetrics(cfg.timing.command_hz)
-    limits = joint_limits(
-        robot,
-        command_dt_s=1.0 / cfg.timing.command_hz,
-        target_speed_factor=cfg.safety.target_speed_factor,
-        torque_factor=cfg.safety.torque_factor,
-        kp=np.array(facts.kp),
-        kd=np.array(facts.kd) + cfg.motion.extra_kd,
-    )
     command = CommandLoop(
         shared, io["loop_io"].take, io["loop_io"].parser, io["loop_io"].builder,
-        io["loop_io"].publish, limits, keys, cfg, np.array(contract.action.offset),
-        cfg.motion.damping_kd or robot.damping_kd, contract.control_dt_s, metrics, recorder, log,
+        io["loop_io"].publish, plan.limits, plan.keys, cfg, np.array(contract.action.offset),
+        plan.damping, contract.control_dt_s, metrics, recorder, log,
         SourceWatch(log, sim_sources=args.sim, where=io["where"],
                     remote_silent_s=cfg.remote.silent_s),
     )  # fmt: skip
@@ -179,12 +200,13 @@ def build_daemon(args, robot, cfg, policy, keys, io, recorder) -> Daemon:
         shared, command, threading.Lock(), policy.runtime, contract, sticks, fixed,
         metrics, recorder, log,
     )  # fmt: skip
+    monitors = io.get("monitors", ())
     options = RunOptions(
         auto=args.auto,
         duration_s=args.duration,
         sim=args.sim,
         sim_truth=_sim_truth(args, cfg),
-        foreign_writers=lambda: len(io["monitor"].poll()),
+        foreign_writers=lambda: sum(len(m.poll()) for m in monitors),
         nominal_height_m=robot.nominal_base_height_m,
     )
     return Daemon(cfg, shared, command, policy_loop, metrics, recorder, options, log)
@@ -199,12 +221,15 @@ def _sim_truth(args: argparse.Namespace, cfg: DeployCfg):
     return client.truth
 
 
-def open_recorder(args, robot, cfg, policy) -> FlightRecorder | None:
+def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:
+    """The flight recorder, opened before DDS: an unwritable --log or a disk without room for
+    recorder.max_bytes is refused here, with nothing on the wire."""
     if args.no_log:
         return None
+    robot, cfg, policy = plan.robot, plan.cfg, plan.policy
     stamp = time.strftime("%Y%m%d-%H%M%S")
     path = Path(args.log) / f"deploy_{robot.name}_{stamp}.mcap"
-    rec = FlightRecorder(path, cfg.recorder.max_bytes, cfg.recorder.flush_s, log)
+    rec = FlightRecorder.open_checked(path, cfg.recorder.max_bytes, cfg.recorder.flush_s, log)
     rec.record(time.monotonic_ns(), "/deploy/header", {
         "robot": robot.name,
         "policy_path": str(policy.path.resolve()),
@@ -214,17 +239,41 @@ def open_recorder(args, robot, cfg, policy) -> FlightRecorder | None:
         "sim": args.sim,
         "config": to_dict(cfg),
     })  # fmt: skip
-    log(f"flight recorder: {path}")
     return rec
 
 
 def run(args: argparse.Namespace) -> int:
-    robot, cfg, policy, keys = prepare(args)  # refusals happen here, before DDS
-    io = open_robot(args, robot)
-    recorder = open_recorder(args, robot, cfg, policy)
+    plan = prepare(args)  # refusals happen here and in open_recorder, before DDS
+    recorder = open_recorder(args, plan)
+    p = plan.policy
+    log(f"policy {p.path} ({p.artifact.contract.task}, sha256 {p.sha256[:12]}, golden "
+        f"max err {p.golden_err:.2g})")  # fmt: skip
+    if recorder is not None:
+        log(f"flight recorder: {recorder.path}")
+    try:
+        io = open_robot(args, plan.robot)
+    except BaseException:
+        if recorder is not None:
+            recorder.close()
+        raise
+    try:
+        result, code = drive(args, plan, io, recorder)
+    finally:
+        if recorder is not None:
+            recorder.close()
+        close_robot(io)
+    print(json.dumps(result), flush=True)
+    return code
+
+
+def drive(
+    args: argparse.Namespace, plan: Plan, io: dict[str, Any], recorder: FlightRecorder | None
+) -> tuple[dict[str, Any], int]:
+    """Build and run the daemon on open DDS; whatever happens the robot ends damped (the
+    prebuilt message) and a result comes back: (JSON line content, exit code)."""
     daemon = None
     try:
-        daemon = build_daemon(args, robot, cfg, policy, keys, io, recorder)
+        daemon = build_daemon(args, plan, io, recorder)
 
         def on_signal(signum: int, _frame: Any) -> None:
             daemon.signal = Cause.SIGNAL
@@ -235,35 +284,33 @@ def run(args: argparse.Namespace) -> int:
         lock_memory(log)
         fast_gil_handoff()
         result = daemon.run()
-    except BaseException:
+        return result, 0 if "error" not in result else 1
+    except BaseException as exc:  # any failure still ends damped, with the JSON line
+        traceback.print_exc()
+        period_s = 1.0 / plan.cfg.timing.command_hz
         if daemon is not None:
             daemon.stop.set()
             daemon.final_damping()
         else:
-            _damp_now(robot, io)
-        raise
-    finally:
-        if recorder is not None:
-            recorder.close()
-        close_robot(io)
-    print(json.dumps(result), flush=True)
-    return 1 if daemon.failed is not None else 0
+            publish_damping(io["writer"].write, plan.damping, EXIT_DAMPING_MESSAGES, period_s, log)
+        return _failed_result(daemon, exc), 1
+
+
+def _failed_result(daemon: Daemon | None, exc: BaseException) -> dict[str, Any]:
+    """The JSON line of a run that raised: what the metrics hold, and the error."""
+    result: dict[str, Any] = {}
+    if daemon is not None:
+        try:
+            result = daemon.metrics.final(fell=False)
+        except Exception:  # the line must still come out
+            result = {}
+    return result | {"error": f"{exc!r}"}
 
 
 def close_robot(io: dict[str, Any]) -> None:
     """Drop the DDS entities in order (monitor, reader, writer) while the process is intact."""
-    for key in ("monitor", "loop_io", "reader", "writer"):
+    for key in ("monitors", "loop_io", "reader", "writer"):
         io.pop(key, None)
-
-
-def _damp_now(robot: RobotSpec, io: dict[str, Any]) -> None:
-    from deploy.io.lowcmd import make_lowcmd_builder
-
-    builder = make_lowcmd_builder(robot)
-    builder.set_damping(robot.damping_kd)
-    for _ in range(10):
-        io["writer"].write(builder.build())
-        time.sleep(0.002)
 
 
 @user_errors_exit("genpo-deploy")

@@ -91,7 +91,7 @@ class CommandLoop:
         chords: Chords,
         settings: Any,  # DeployCfg
         default_q: np.ndarray,
-        damping_kd: float,
+        damping_msg: Any,  # deploy.damping.build_damping: published as is, never rebuilt
         policy_period_s: float,
         metrics: LoopMetrics,
         recorder: FlightRecorder | None,
@@ -107,7 +107,8 @@ class CommandLoop:
         self.chords = chords
         self.cfg = settings
         self.default_q = default_q
-        self.damping_kd = damping_kd
+        self.damping_msg = builder.wire(damping_msg)  # in the publish path's form, once
+        self.damping_kd = float(damping_msg.motor_cmd[int(builder.robot.sdk_indices[0])].kd)
         self.metrics = metrics
         self.recorder = recorder
         self.log = log
@@ -122,6 +123,8 @@ class CommandLoop:
         self.state: RobotState | None = None
         self.state_ns = 0  # when the current state was taken from DDS
         self._prev_keys = 0
+        # The last *published* targets: every message's rate limit is anchored here, so two
+        # publishes within one command period (policy + regular tick) share one max_step.
         self.prev_targets = np.array(default_q, dtype=np.float64)
         self._stand: StandTrajectory | None = None
         self._blend_from = self.prev_targets.copy()
@@ -295,9 +298,7 @@ class CommandLoop:
             self._prepare_targets(now_ns, mode, Cause.STATE_HOLD in causes)
 
     def _prepare_damping(self) -> None:
-        if self._prepared is None or self._prepared[0] is not Mode.DAMP:
-            self.builder.set_damping(self.damping_kd)
-            self._dirty = True
+        self._msg, self._dirty = self.damping_msg, False  # the prebuilt message, never rebuilt
         self._prepared = (Mode.DAMP, None, ())
 
     def _prepare_targets(self, now_ns: int, mode: Mode, hold: bool) -> None:
@@ -321,7 +322,6 @@ class CommandLoop:
                 self._trip(cause, now_ns)
             self._prepare_damping()
             return
-        self.prev_targets[:] = targets
         same = self._prepared is not None and self._prepared[1] is not None
         if not (same and np.array_equal(targets, self._prepared[1])):
             self.builder.set_targets(targets, self.lim.kp, self.lim.kd)
@@ -346,12 +346,14 @@ class CommandLoop:
         self.publish(self._msg)
         pub_ns = time.monotonic_ns()
         self.published += 1
+        mode, targets, causes = self._prepared
+        if targets is not None:
+            self.prev_targets[:] = targets
         if regular:
             if self._last_pub_ns is not None:
                 period = pub_ns - self._last_pub_ns
                 self.metrics.cmd_jitter_us.add(abs(period - self.period_ns) * 1e-3)
             self._last_pub_ns = pub_ns
-        mode, targets, causes = self._prepared
         out = self.s.policy_out
         fresh_policy = mode is Mode.POLICY and out is not None and out.seq != self._last_seq
         if fresh_policy:

@@ -38,7 +38,7 @@ class MotionCfg:
     stand_min_s: float = 1.0  # standing up never takes less than this
     blend_s: float = 0.5  # POLICY blends from the stand targets over this long
     passive_kd: float = 0.0  # PASSIVE: kd with kp 0 (0 = zero torque)
-    damping_kd: float = 0.0  # DAMP kd; 0 = the robot's damping_kd from robots/
+    damping_kd: float = 0.0  # DAMP kd; 0 = the robot's damping_kd from robots/ (else 1..10)
     # kd added to the artifact's kd in STAND and POLICY (N m s/rad, 0 to MAX_EXTRA_KD): makes up
     # for passive joint damping the training model had and the target lacks. The shipped Go2
     # policies were trained on Menagerie's Go2 (joint damping 2.0); unitree_mujoco's Go2 has 0.1,
@@ -93,6 +93,9 @@ class RecorderCfg:
 
     max_bytes: int = 256 * 1024 * 1024  # a log stops growing (with a message) at this size
     flush_s: float = 0.2  # a crash loses at most about this much
+    # A log that cannot be written (disk full, I/O error) damps the robot; true: warn once and
+    # run on unrecorded. Start-up always refuses a --log that is unwritable or lacks max_bytes.
+    continue_unrecorded: bool = False
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import numpy as np
 
 from deploy.command_loop import CommandLoop, Shared
 from deploy.config import DeployCfg
+from deploy.damping import EXIT_DAMPING_MESSAGES, publish_damping
 from deploy.metrics import LoopMetrics
 from deploy.policy_loop import PolicyLoop
 from deploy.recorder import FlightRecorder
@@ -31,10 +32,10 @@ from deploy.timing import (
     realtime_thread,
     sleep_until_ns,
 )
-from safety import Cause, Mode
+from safety import Cause, Mode, foreign_publisher
 
 SUPERVISOR_PERIOD_S = 0.1
-FINAL_DAMPING_MESSAGES = 10  # sent after the loops stop, one command period apart
+FINAL_LOCK_WAIT_S = 0.5  # a loop stuck holding the lock must not keep damping off the wire
 
 
 @dataclass
@@ -43,7 +44,7 @@ class RunOptions:
     duration_s: float | None
     sim: bool  # --sim: the final line carries the sim-only metrics (null without ground truth)
     sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth (control channel)
-    foreign_writers: Callable[[], int] | None  # count of other rt/lowcmd writers
+    foreign_writers: Callable[[], int] | None  # other rt/lowcmd writers + extra rt/lowstate ones
     nominal_height_m: float
 
 
@@ -143,8 +144,10 @@ class Daemon:
                 self._supervise()
                 if self.opts.foreign_writers is not None and now >= next_foreign:
                     next_foreign = now + self.cfg.safety.foreign_poll_s
-                    if self.opts.foreign_writers() > 0:
-                        self.s.trips.append(Cause.FOREIGN_PUBLISHER)
+                    cause = foreign_publisher(self.opts.foreign_writers())
+                    if cause is not None:
+                        self.s.trips.append(cause)
+                self._check_recorder()
                 if now >= next_print:
                     next_print = now + self.cfg.timing.metrics_every_s
                     self.log(self.metrics.line())
@@ -156,7 +159,25 @@ class Daemon:
             for t in threads:
                 t.join(timeout=1.0)
             self.final_damping()
-        return self.metrics.final(fell=self._fell()) | self._sim_metrics()
+        result = self.metrics.final(fell=self._fell()) | self._sim_metrics()
+        return result | self._error()
+
+    def _error(self) -> dict[str, str]:
+        """{"error": why} when the run ended abnormally (a loop died, the recorder failed);
+        {"recorder_error": why} when the recorder failed and the user let the run go on."""
+        if self.failed is not None:
+            return {"error": f"{self.failed!r}"}
+        rec = self.recorder
+        if rec is None or rec.failed is None:
+            return {}
+        key = "recorder_error" if self.cfg.recorder.continue_unrecorded else "error"
+        return {key: f"flight recorder failed: {rec.failed}"}
+
+    def _check_recorder(self) -> None:
+        rec = self.recorder
+        if rec is None or rec.failed is None or self.cfg.recorder.continue_unrecorded:
+            return
+        self.s.trips.append(Cause.RECORDER_FAILED)
 
     def _finished(self) -> bool:
         if self.stop.is_set():
@@ -227,12 +248,16 @@ class Daemon:
 
     # --- always damp ------------------------------------------------------------------------
     def final_damping(self) -> None:
-        """Damping messages after the loops stopped (or died): the last thing the robot hears."""
-        with self._cmd_lock:
+        """The prebuilt damping message after the loops stopped (or died): the last thing the
+        robot hears. A loop stuck holding the lock gets FINAL_LOCK_WAIT_S, then damping goes
+        out regardless (the DDS writer is thread-safe)."""
+        locked = self._cmd_lock.acquire(timeout=FINAL_LOCK_WAIT_S)
+        try:
             period_s = 1.0 / self.cfg.timing.command_hz
-            for _ in range(FINAL_DAMPING_MESSAGES):
-                self.command.builder.set_damping(self.command.damping_kd)
-                self.command.publish(self.command.builder.build())
-                time.sleep(period_s)
+            c = self.command
+            publish_damping(c.publish, c.damping_msg, EXIT_DAMPING_MESSAGES, period_s, self.log)
+        finally:
+            if locked:
+                self._cmd_lock.release()
         if self.s.mode is not Mode.DAMP:
             self.metrics.visit(str(Mode.DAMP))

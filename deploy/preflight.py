@@ -13,6 +13,7 @@ from deploy.policy import PolicyRuntime, engine_runtime, load_runtime
 from robots.artifact import Artifact, parse_artifact, verify_golden
 from robots.errors import UserError
 from robots.spec import RobotSpec
+from safety.envelope import check_artifact
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +53,8 @@ def sha256_of(path: Path) -> str:
 
 
 def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print) -> LoadedPolicy:
-    """Load and verify: artifact metadata present, parsed, fits `robot`, the runtime's inputs
+    """Load and verify: artifact metadata present, parsed, fits `robot` and its envelope
+    (safety/envelope.py), the runtime's inputs
     and outputs fit the contract, and the golden vectors reproduce on this machine."""
     if not path.is_file():
         raise UserError(f"policy file {path} does not exist; pass --policy PATH")
@@ -61,6 +63,7 @@ def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print
     if text is None:
         raise UserError(f"{path} carries no genpo artifact metadata; export it with genpo-export")
     artifact = parse_artifact(text, robot)
+    check_artifact(artifact, robot)
     if runtime.obs.shape[0] != artifact.contract.obs_dim:
         raise UserError(
             f"{path}: the graph reads {runtime.obs.shape[0]} observation values but its "
@@ -77,6 +80,7 @@ def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print
         # The engine's sidecar holds the same artifact with the engine's golden tolerance.
         runtime, sidecar = engine
         artifact = parse_artifact(sidecar, robot)
+        check_artifact(artifact, robot)
         log(f"TensorRT engine {path.with_suffix('.engine')} replaces ONNX Runtime")
     err = verify_golden(artifact, runtime.run_batch)
     return LoadedPolicy(path, sha256_of(path), artifact, runtime, err)

@@ -9,6 +9,8 @@ Topics:
 The loops only append (time, topic, dict of plain floats) to a list; a writer thread encodes and
 writes it every `flush_s`, so a crash loses at most about that much and the loops never touch the
 file. Size is bounded: past `max_bytes` the recorder stops with one message (the run goes on).
+A write failure (disk full, I/O error) is logged once, stops recording and is kept in `failed`
+(the daemon damps on it unless recorder.continue_unrecorded); `close()` never raises.
 Float32 arrays are stored as Python floats, which JSON round-trips exactly, so replay is
 bit-exact.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import struct
 import threading
 from collections.abc import Callable
@@ -55,14 +58,36 @@ class FlightRecorder:
         self._log = log
         self._bytes = 0
         self.full = False
+        self.failed: OSError | None = None  # the first write failure; recording stopped
         self.written = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
 
+    @classmethod
+    def open_checked(
+        cls, path: Path, max_bytes: int, flush_s: float, log: Callable[[str], None] = print
+    ) -> FlightRecorder:
+        """Open a log at start-up: UserError (before anything is sent) when its directory cannot
+        be written or its disk lacks room for `max_bytes`."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            free = shutil.disk_usage(path.parent).free
+        except OSError as exc:
+            raise UserError(_unwritable(path, exc)) from None
+        if free < max_bytes:
+            raise UserError(
+                f"the flight recorder needs {max_bytes} bytes but {path.parent} has {free} free; "
+                "free space, lower recorder.max_bytes, pass another --log DIR or --no-log"
+            )
+        try:
+            return cls(path, max_bytes, flush_s, log)
+        except OSError as exc:
+            raise UserError(_unwritable(path, exc)) from None
+
     def record(self, t_ns: int, topic: str, payload: dict[str, Any]) -> None:
         """Queue one message (payload: plain Python values only). Cheap; safe from any thread."""
-        if not self.full:
+        if not (self.full or self.failed):
             self._pending.append((t_ns, topic, payload))  # list.append is atomic under the GIL
 
     def _run(self) -> None:
@@ -72,29 +97,52 @@ class FlightRecorder:
     def _drain(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
-            for t_ns, topic, payload in batch:
-                if self.full:
-                    break
-                data = json.dumps(payload, separators=(",", ":")).encode()
-                self._bytes += len(data) + 64  # message record overhead, roughly
-                if self._bytes > self._max_bytes:
-                    self.full = True
-                    self._log(
-                        f"flight recorder: {self.path} reached {self._max_bytes} bytes; "
-                        "recording stopped (raise recorder.max_bytes to keep more)"
-                    )
-                    break
-                self._writer.add_message(self._channels[topic], t_ns, data, t_ns)
-                self.written += 1
-            self._writer.flush()
+            if self.failed is not None:
+                return
+            try:
+                self._write(batch)
+            except OSError as exc:
+                self._fail("writing", exc)
+
+    def _write(self, batch: list[tuple[int, str, dict[str, Any]]]) -> None:
+        for t_ns, topic, payload in batch:
+            if self.full:
+                break
+            data = json.dumps(payload, separators=(",", ":")).encode()
+            self._bytes += len(data) + 64  # message record overhead, roughly
+            if self._bytes > self._max_bytes:
+                self.full = True
+                self._log(
+                    f"flight recorder: {self.path} reached {self._max_bytes} bytes; "
+                    "recording stopped (raise recorder.max_bytes to keep more)"
+                )
+                break
+            self._writer.add_message(self._channels[topic], t_ns, data, t_ns)
+            self.written += 1
+        self._writer.flush()
+
+    def _fail(self, doing: str, exc: OSError) -> None:
+        """Keep the first failure and say it once; recording stops."""
+        if self.failed is None:
+            self.failed = exc
+            self._log(f"flight recorder: {doing} {self.path} failed ({exc.strerror or exc}); "
+                      "recording stopped")  # fmt: skip
 
     def close(self) -> None:
+        """Flush, finish and close; a failure is logged (once), never raised."""
         self._stop.set()
         self._thread.join(timeout=5.0)
         self._drain()
         with self._lock:
-            self._writer.finish()
-            self._file.close()
+            try:
+                if self.failed is None:
+                    self._writer.finish()
+            except OSError as exc:
+                self._fail("finishing", exc)
+            try:
+                self._file.close()
+            except OSError as exc:
+                self._fail("closing", exc)
 
 
 def read_log(path: str | Path) -> list[tuple[str, int, dict[str, Any]]]:
@@ -134,3 +182,10 @@ def _message(
     if not isinstance(payload, dict):
         raise UserError(f"{where} is a JSON {type(payload).__name__}, not an object")
     return channels[rec.channel_id], rec.log_time, payload
+
+
+def _unwritable(path: Path, exc: OSError) -> str:
+    return (
+        f"cannot write the flight recorder log {path} ({exc.strerror or exc}); pass a writable "
+        "--log DIR or --no-log"
+    )

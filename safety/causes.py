@@ -33,7 +33,8 @@ class Cause(str, Enum):
     MOTOR_LOST = "motor_lost"
     OVER_TEMPERATURE = "over_temperature"
     LOW_BATTERY = "low_battery"
-    FOREIGN_PUBLISHER = "foreign_publisher"
+    FOREIGN_PUBLISHER = "foreign_publisher"  # another rt/lowcmd or a second rt/lowstate writer
+    RECORDER_FAILED = "recorder_failed"  # the flight recorder cannot write (unless allowed)
     ESTOP = "estop"
     SIGNAL = "signal"  # SIGINT / SIGTERM
     EXCEPTION = "exception"

@@ -1,8 +1,9 @@
 """Joint-target limits: soft-limit clamp, per-tick rate limit, torque-estimate limit.
 
 `safe_targets` composes them so that, for ANY input (NaN, inf, huge values), every returned target
-is finite and inside the soft joint limits, and, whenever the measured state is physical and some
-target can satisfy it, the torque estimate kp*(q* - q) + kd*(0 - dq) is inside the effort limits.
+is finite, inside the soft joint limits and within max_step_rad of the previous targets, and,
+whenever the measured state is physical and some target inside the rate window can satisfy it,
+the torque estimate kp*(q* - q) + kd*(0 - dq) is inside the effort limits.
 
 Measured state outside the robot's physical limits (non-finite, q beyond the hard limits by more
 than `q_tolerance_rad`, |dq| beyond `dq_tolerance` x the velocity limit) trips
@@ -116,16 +117,21 @@ def torque_window(q: np.ndarray, dq: np.ndarray, lim: JointLimits) -> tuple[np.n
 
 
 def torque_limit(
-    targets: np.ndarray, q: np.ndarray, dq: np.ndarray, lim: JointLimits
+    targets: np.ndarray, q: np.ndarray, dq: np.ndarray, prev: np.ndarray, lim: JointLimits
 ) -> tuple[np.ndarray, bool, bool]:
-    """Targets shrunk so the torque estimate fits: (targets, limited, infeasible).
+    """Targets shrunk so the torque estimate fits, inside the rate window around `prev`:
+    (targets, limited, infeasible).
 
-    Infeasible joints get the soft-limited target closest to zero torque estimate.
+    The rate limit wins: where the torque window lies outside prev +- max_step, the target goes
+    to the rate-window edge nearest it (the estimate shrinks as fast as the rate allows).
+    Infeasible joints get the target closest to zero torque estimate the rate window allows.
     """
     lo, hi = torque_window(q, dq, lim)
     feasible = lo <= hi
+    r_lo, r_hi = prev - lim.max_step_rad, prev + lim.max_step_rad
     centre = np.clip(q + lim.kd * dq / lim.kp, lim.q_lo_rad, lim.q_hi_rad)
     out = np.where(feasible, np.clip(targets, np.minimum(lo, hi), hi), centre)
+    out = np.clip(out, r_lo, r_hi)
     return out, bool(np.any(out != targets)), not bool(np.all(feasible))
 
 
@@ -160,7 +166,8 @@ def safe_targets(
     prev_targets: np.ndarray,
     lim: JointLimits,
 ) -> tuple[np.ndarray, tuple[Cause, ...]]:
-    """The one target pipeline: NaN guard -> soft clamp -> rate limit -> torque limit.
+    """The one target pipeline: NaN guard -> soft clamp -> rate limit -> torque limit inside
+    the rate window (every result is within max_step of the sanitized `prev_targets`).
 
     Returns (targets to publish [num_joints] float64, causes). A non-finite input vector is
     replaced as a whole by the previous targets (a partial vector is meaningless); any trip cause
@@ -179,7 +186,7 @@ def safe_targets(
         if bad_state is not None:
             causes.append(bad_state)
             return out, _with_limits(causes, clamped, rated, False)
-        out, torqued, infeasible = torque_limit(out, measured_q, measured_dq, lim)
+        out, torqued, infeasible = torque_limit(out, measured_q, measured_dq, prev, lim)
     if infeasible:
         causes.append(Cause.TORQUE_INFEASIBLE)
     return out, _with_limits(causes, clamped, rated, torqued)

@@ -78,7 +78,14 @@ def trip(mode: Mode, cause: Cause) -> Mode:
 
 
 _DAMP_ALWAYS = frozenset(
-    {Cause.ESTOP, Cause.SIGNAL, Cause.EXCEPTION, Cause.END_OF_RUN, Cause.FOREIGN_PUBLISHER}
+    {
+        Cause.ESTOP,
+        Cause.SIGNAL,
+        Cause.EXCEPTION,
+        Cause.END_OF_RUN,
+        Cause.FOREIGN_PUBLISHER,
+        Cause.RECORDER_FAILED,
+    }
 )
 
 

@@ -120,6 +120,10 @@ class LowCmdBuilder(ABC):
         stamp_crc(self._msg)
         return self._msg
 
+    def wire(self, msg: Any) -> Any:
+        """`msg` (an SDK LowCmd, e.g. the prebuilt damping) in the form `build()` returns."""
+        return msg
+
     def _put(self, dst: np.ndarray, value: np.ndarray | float, name: str) -> None:
         if isinstance(value, (float, int)):  # the common scalars (dq, tau = 0): no array
             if not math.isfinite(value):
@@ -210,6 +214,10 @@ class _LeanBuild:
         self._f32[self._words] = self._rows
         self._u32[self._crc_word] = self._crc.crc(self._buf)
         return bytes(self._buf)
+
+    def wire(self, msg: Any) -> bytes:
+        """`msg` serialized once, as `build()`'s bytes are (CRC as stamped in `msg`)."""
+        return bytes(msg.serialize())
 
 
 _LEAN_SLOTS = ("_rows", "_buf", "_words", "_f32", "_u32", "_crc", "_crc_word")

@@ -53,6 +53,8 @@ class CommandIntake:
         self._reader = node.reader(robot.topics.lowcmd, LowCmd_, self._on_cmd)
 
     def _on_cmd(self, msg: LowCmd_) -> None:
+        if not hasattr(msg, "motor_cmd"):
+            return  # an InvalidSample: a writer went away (every daemon exit), not a command
         if not crc_ok(msg):
             with self._lock:
                 self.received += 1

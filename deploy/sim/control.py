@@ -1,5 +1,8 @@
 """Local control channel of the sim: UDP on 127.0.0.1 with one JSON object per datagram.
 
+Every request is validated before it reaches the sim (size, nesting depth, types, ranges): a bad
+one gets {"ok": false, "error": ...} and the server keeps serving, whatever arrives.
+
 Requests (every reply is a JSON object with "ok"):
     {"cmd": "truth"}                                   -> sim ground truth and counters
     {"cmd": "sticks", "lx": 0, "ly": 0.5, "rx": 0, "ry": 0, "l2": 0}   (any subset)
@@ -10,7 +13,9 @@ Requests (every reply is a JSON object with "ok"):
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import socket
 import threading
 from collections.abc import Callable
@@ -18,6 +23,87 @@ from typing import Any
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_DATAGRAM = 65507
+MAX_REQUEST_BYTES = 4096  # the largest valid request is a few hundred bytes
+MAX_DEPTH = 3  # {"cmd": ..., "keys": [...]}: an object holding one list
+STICKS = ("lx", "ly", "rx", "ry", "l2")
+MAX_PUSH_N = 2000.0  # several times a Go2's weight; an H1 push test uses ~300 N
+MAX_HOLD_S = 60.0
+# Allowed fields per command (besides "cmd") and their checks.
+_FIELDS: dict[str, tuple[str, ...]] = {
+    "truth": (),
+    "sticks": STICKS,
+    "press": ("keys", "hold_s"),
+    "push": ("force_n", "duration_s"),
+    "stop": (),
+}
+
+
+class RequestError(ValueError):
+    """A control request that is malformed; its message is the reply's "error"."""
+
+
+def parse_request(data: bytes) -> dict[str, Any]:
+    """A validated request from one datagram; RequestError naming the problem otherwise."""
+    if len(data) > MAX_REQUEST_BYTES:
+        raise RequestError(f"request of {len(data)} bytes exceeds {MAX_REQUEST_BYTES}")
+    if _depth(data) > MAX_DEPTH:
+        raise RequestError(f"request nests deeper than {MAX_DEPTH} levels")
+    try:
+        req = json.loads(data)
+    except (ValueError, RecursionError) as exc:
+        raise RequestError(f"request is not JSON ({exc})") from None
+    if not isinstance(req, dict) or not isinstance(req.get("cmd"), str):
+        raise RequestError('request must be a JSON object with a string "cmd"')
+    cmd = req["cmd"]
+    if cmd not in _FIELDS:
+        raise RequestError(f"unknown command {cmd!r}; commands: {', '.join(_FIELDS)}")
+    unknown = set(req) - {"cmd", *_FIELDS[cmd]}
+    if unknown:
+        raise RequestError(f"{cmd}: unknown fields {sorted(unknown)}")
+    for key in STICKS:
+        if key in req:
+            _number(req, key, -1.0, 1.0)
+    if cmd == "press":
+        keys = req.get("keys")
+        if not (isinstance(keys, list) and 0 < len(keys) <= 16):
+            raise RequestError("press: keys must be a list of 1-16 key names")
+        if not all(isinstance(k, str) for k in keys):
+            raise RequestError("press: keys must be strings")
+        _number(req, "hold_s", 0.0, MAX_HOLD_S, required=False)
+    if cmd == "push":
+        force = req.get("force_n")
+        if not (isinstance(force, list) and len(force) == 3):
+            raise RequestError("push: force_n must be a list of three numbers (N)")
+        for i in range(3):
+            _number({"force_n": force[i]}, "force_n", -MAX_PUSH_N, MAX_PUSH_N)
+        _number(req, "duration_s", 0.0, MAX_HOLD_S, required=False)
+    return req
+
+
+def _depth(data: bytes) -> int:
+    """Deepest bracket nesting, counted without parsing (json.loads recurses per level)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (byte == 0x5C, byte != 0x22)
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def _number(req: dict[str, Any], key: str, lo: float, hi: float, required: bool = True) -> None:
+    if key not in req and not required:
+        return
+    value = req.get(key)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and lo <= value <= hi):
+        raise RequestError(f"{key} must be a number in [{lo:g}, {hi:g}], got {value!r}")
 
 
 class ControlServer:
@@ -42,10 +128,11 @@ class ControlServer:
             except OSError:
                 return
             try:
-                reply = self._handler(json.loads(data))
-            except (ValueError, KeyError, TypeError) as exc:
+                reply = self._handler(parse_request(data))
+            except Exception as exc:  # a request must never end the channel
                 reply = {"ok": False, "error": str(exc)}
-            self._sock.sendto(json.dumps(reply).encode(), peer)
+            with contextlib.suppress(OSError):  # the peer went away; keep serving the others
+                self._sock.sendto(json.dumps(reply).encode(), peer)
 
     def close(self) -> None:
         self._stop.set()

@@ -74,3 +74,35 @@ def nan_artifact(valid: Path, out: Path, gravity_z_index: int) -> Path:
 def _metadata(path: Path) -> str:
     model = onnx.load(str(path))
     return next(p.value for p in model.metadata_props if p.key == ARTIFACT_KEY)
+
+
+def ramping_artifact(valid: Path, out: Path) -> Path:
+    """An artifact whose targets run away: actions = last action + 4 (its own previous output,
+    the last observation term), so 4, 8, 12, ... -> the wanted targets move 1 rad per period, faster
+    than the rate limit can follow: it is still ramping when each next output arrives."""
+    doc = json.loads(_metadata(valid))
+    obs_dim, n = doc["policy"]["obs_dim"], doc["policy"]["action_dim"]
+    doc["golden"] = {"obs": np.zeros((2, obs_dim)).tolist(), "noise": None,
+                     "actions": np.full((2, n), 4.0).tolist(), "atol": 1e-6}  # fmt: skip
+    nodes = [
+        helper.make_node("Slice", ["obs", "start", "end", "axis"], ["last"]),
+        helper.make_node("Add", ["last", "one"], ["actions"]),
+    ]
+    consts = [
+        helper.make_tensor("start", TensorProto.INT64, [1], [obs_dim - n]),
+        helper.make_tensor("end", TensorProto.INT64, [1], [obs_dim]),
+        helper.make_tensor("axis", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("one", TensorProto.FLOAT, [1], [4.0]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ramping_policy",
+        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", obs_dim])],
+        [helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", n])],
+        consts,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    helper.set_model_props(model, {ARTIFACT_KEY: json.dumps(doc)})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save_model(model, str(out))
+    return out

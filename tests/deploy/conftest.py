@@ -103,7 +103,7 @@ class LowCmdSpy:
 
         self._slots = slots
         node = open_dds(domain, iface="lo")
-        self.cmds: list[tuple[int, bool]] = []  # (published ns, is_damping)
+        self.cmds: list[tuple[int, bool, float]] = []  # (published ns, is_damping, kd of slot 0)
         self.states: list[tuple[int, int]] = []  # (published ns, tick)
         self._readers = [
             DataReader(node.participant, node.topic(name, kind), listener=Listener(
@@ -117,7 +117,7 @@ class LowCmdSpy:
             return  # an InvalidSample (writer gone)
         motors = [msg.motor_cmd[s] for s in self._slots]
         damping = all(m.kp == 0.0 and m.kd > 0.0 and m.q >= 0.99 * POS_STOP for m in motors)
-        self.cmds.append((msg.sample_info.source_timestamp, damping))
+        self.cmds.append((msg.sample_info.source_timestamp, damping, motors[0].kd))
 
     def _on_state(self, msg) -> None:
         if hasattr(msg, "tick"):

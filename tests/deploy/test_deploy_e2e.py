@@ -4,6 +4,7 @@ Each test owns one DDS domain in 150-199 and bounds every wait."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -113,8 +114,8 @@ def test_frozen_lowstate_damps_within_two_command_periods(artifacts):
     pairs = zip(spy.states[1:], spy.states[:-1], strict=True)
     advancing = [t for (t, tick), (_, prev) in pairs if tick != prev]
     last_fresh = advancing[-1]
-    commanded = [t for t, damping in spy.cmds if not damping and t <= last_fresh]
-    damped = [t for t, damping in spy.cmds if damping and t > last_fresh]
+    commanded = [t for t, damping, _ in spy.cmds if not damping and t <= last_fresh]
+    damped = [t for t, damping, _ in spy.cmds if damping and t > last_fresh]
     assert commanded and damped
     reaction_s = (damped[0] - last_fresh) * 1e-9  # sim publish -> damping publish
     stale_s, period_s = 0.06, 1 / 500  # configs/deploy/sim.yaml, DeployCfg.timing.command_hz
@@ -155,7 +156,7 @@ def test_sigterm_mid_walk_publishes_damping_before_exit(artifacts):
         spy.close()
     assert result["safety_events"] == ["signal"]
     assert result["states_visited"][-2:] == ["POLICY", "DAMP"]
-    damping = [t for t, d in spy.cmds if d]
+    damping = [t for t, d, _ in spy.cmds if d]
     assert len(damping) >= 10 and damping[-1] < exited_ns
     assert spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
 
@@ -206,3 +207,40 @@ def test_shipped_go2_policy_walks_20_s_under_changing_stick_commands():
     # tests/safety table-tests the miss -> reuse -> stale rule.
     assert result["safety_events"] == ["end_of_run"]
     assert result["vel_tracking_rmse"] < 0.3
+
+
+def _file_size_limit(limit_bytes: int):
+    def apply() -> None:  # in the child: writes past the limit fail with EFBIG, like a full disk
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
+    return apply
+
+
+def test_log_filling_up_mid_run_damps_with_its_cause_and_prints_the_line(artifacts, tmp_path):
+    """Python ignores SIGXFSZ, so the recorder sees the write error a full disk gives."""
+    domain, robot = 159, get_robot("go2")
+    spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
+    sim = _started_sim("go2", domain)
+    try:
+        args = _args("go2", domain, artifacts["go2"], sim, "--auto", "--duration", "20",
+                     "--log", str(tmp_path))  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "deploy", *args], cwd=REPO, capture_output=True, text=True,
+            timeout=60, preexec_fn=_file_size_limit(256 * 1024),
+        )  # fmt: skip
+        time.sleep(0.5)
+    finally:
+        sim.__exit__(None, None, None)
+        spy.close()
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    assert proc.returncode == 1 and len(lines) == 1, proc.stdout + proc.stderr
+    result = json.loads(lines[0])
+    assert "flight recorder failed" in result["error"], result
+    assert (
+        result["safety_events"][0] == "recorder_failed" and result["states_visited"][-1] == "DAMP"
+    )
+    assert proc.stderr.count("flight recorder: writing") == 1, proc.stderr  # said once
+    assert "Traceback" not in proc.stderr
+    assert spy.cmds and spy.cmds[-1][1], "the last LowCmd on the wire must be damping"

@@ -13,6 +13,7 @@ from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowState_
 from deploy.benchmarks.io import standing_lowstate
 from deploy.command_loop import Chords, CommandLoop, Shared
 from deploy.config import load_deploy_cfg
+from deploy.damping import build_damping
 from deploy.io.crc import stamp_crc
 from deploy.io.lowcmd import make_lean_lowcmd_builder
 from deploy.io.lowstate import LeanLowStateParser
@@ -29,7 +30,8 @@ def _loop(frames: list[bytes], sent: list[bytes], lines: list[str]) -> CommandLo
         LeanLowStateParser(GO2, LowState_, log=lines.append), make_lean_lowcmd_builder(GO2),
         sent.append,
         joint_limits(GO2, command_dt_s=0.002), Chords(key_mask(["L2", "B"]), key_mask(["Start"]),
-        key_mask(["A"])), cfg, GO2.values("default_q_rad"), GO2.damping_kd, 0.02,
+        key_mask(["A"])), cfg, GO2.values("default_q_rad"),
+        build_damping(GO2, GO2.damping_kd), 0.02,
         LoopMetrics(500.0), None, lines.append,
     )  # fmt: skip
 

@@ -54,3 +54,33 @@ def test_second_publisher_detected_and_gone() -> None:
     finally:
         other.wait(timeout=20)
     assert _poll_until(monitor, 0, 5.0) == 0  # the writer left with its process
+
+
+def test_second_lowstate_writer_is_flagged_by_the_same_monitor() -> None:
+    """rt/lowstate tolerates one writer (the robot); a second one (a sim or replay left running)
+    is reported like a foreign rt/lowcmd writer."""
+    from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowState_
+
+    domain = 109  # its own: 102 is test_sport_mode's
+    node = open_dds(domain, iface="lo")
+    monitor = ForeignWriterMonitor(node, "rt/lowstate", tolerated=1)
+    robot = open_dds(domain, iface="lo").writer("rt/lowstate", LowState_)
+    assert _poll_until(monitor, 0, 0.5) == 0  # the robot alone
+    second = subprocess.Popen(
+        [sys.executable, "-c", _LOWSTATE_WRITER.format(domain=domain)], stderr=subprocess.DEVNULL
+    )
+    try:
+        assert _poll_until(monitor, 2, 10.0) == 2  # both named: which is the robot is unknown
+    finally:
+        second.wait(timeout=20)
+    assert _poll_until(monitor, 0, 5.0) == 0
+    del robot
+
+
+_LOWSTATE_WRITER = """
+import time
+from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowState_
+from deploy.io.channels import open_dds
+writer = open_dds({domain}, iface="lo").writer("rt/lowstate", LowState_)
+time.sleep(3.0)
+"""

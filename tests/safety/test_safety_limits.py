@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -68,7 +70,8 @@ def test_rate_limit_per_tick(prev, wanted, expected, limited):
 def test_torque_limit_shrinks_target(q, dq, wanted, expected):
     qv, dqv, t = DEFAULT.copy(), ZERO.copy(), DEFAULT.copy()
     qv[0], dqv[0], t[0] = q, dq, wanted
-    out, _, infeasible = torque_limit(t, qv, dqv, LIM)
+    wide = dataclasses.replace(LIM, max_step_rad=np.full(12, 10.0))  # the rate window is wide
+    out, _, infeasible = torque_limit(t, qv, dqv, DEFAULT, wide)
     assert not infeasible
     assert out[0] == pytest.approx(min(expected, LIM.q_hi_rad[0]), abs=1e-6)
     assert abs(torque_estimate(out, qv, dqv, LIM)[0]) <= LIM.tau_max_nm[0]
@@ -82,7 +85,8 @@ def test_h1_arm_racing_into_its_limit_is_torque_infeasible_and_minimises_torque(
     # zero-torque target q + kd dq / kp = 4.1 + 5 = 9.1, far beyond the soft limit 4.1625 + 18 / 40
     out, causes = safe_targets(q.copy(), q, dq, q, lim)
     assert Cause.TORQUE_INFEASIBLE in causes and Cause.TORQUE_INFEASIBLE.is_trip
-    assert out[i] == pytest.approx(lim.q_hi_rad[i])  # the soft-limited target nearest 9.1
+    # the soft-limited target nearest 9.1 that the rate limit allows this tick
+    assert out[i] == pytest.approx(min(lim.q_hi_rad[i], q[i] + lim.max_step_rad[i]))
     assert lim.q_hi_rad[i] == pytest.approx(4.1625)
 
 
@@ -92,7 +96,12 @@ def test_fast_arm_far_from_limits_is_feasible_by_leading_the_target():
     q, dq = H1.values("default_q_rad"), np.zeros(19)
     dq[i] = 5.0  # kd * dq = 50 N m > 18, but q* = q + 1.25 +- 0.45 cancels it
     out, causes = safe_targets(q.copy(), q, dq, q, lim)
-    assert Cause.TORQUE_INFEASIBLE not in causes
+    assert Cause.TORQUE_INFEASIBLE not in causes and Cause.TORQUE_LIMITED in causes
+    # the rate limit wins: the target leads by one max_step per tick until the torque fits
+    assert out[i] == pytest.approx(q[i] + lim.max_step_rad[i])
+    ticks = int(np.ceil((1.25 - 0.45) / lim.max_step_rad[i])) + 1
+    for _ in range(ticks):
+        out, causes = safe_targets(q.copy(), q, dq, out, lim)
     assert abs(torque_estimate(out, q, dq, lim)[i]) <= lim.tau_max_nm[i]
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from robots import GO2, H1
 from safety import Cause, joint_limits, safe_targets, torque_estimate
-from safety.limits import torque_window
+from safety.limits import sanitize_prev, torque_window
 
 LIMITS = {r.name: joint_limits(r, command_dt_s=0.002) for r in (GO2, H1)}
 
@@ -55,14 +55,18 @@ def test_any_input_physical_state(data, name):
     out, causes = safe_targets(targets, q, dq, prev, lim)
     _check_always(out, lim)
     assert Cause.STATE_OUT_OF_RANGE not in causes and Cause.NONFINITE_STATE not in causes
+    anchor = sanitize_prev(prev, q, lim)
+    assert np.all(np.abs(out - anchor) <= lim.max_step_rad * (1 + 1e-12))  # the rate limit wins
     tau = torque_estimate(out, q, dq, lim)
     lo, hi = torque_window(q, dq, lim)
     feasible = lo <= hi
-    assert np.all(np.abs(tau[feasible]) <= lim.tau_max_nm[feasible])
+    reachable = feasible & (hi >= anchor - lim.max_step_rad) & (lo <= anchor + lim.max_step_rad)
+    assert np.all(np.abs(tau[reachable]) <= lim.tau_max_nm[reachable])
     if not np.all(feasible):
         assert Cause.TORQUE_INFEASIBLE in causes
-        # the infeasible joints get the least |torque| the soft range allows
+        # the infeasible joints get the least |torque| the soft range and rate window allow
         best = np.clip(q + lim.kd * dq / lim.kp, lim.q_lo_rad, lim.q_hi_rad)
+        best = np.clip(best, anchor - lim.max_step_rad, anchor + lim.max_step_rad)
         least = np.abs(torque_estimate(best, q, dq, lim))
         np.testing.assert_allclose(np.abs(tau[~feasible]), least[~feasible], rtol=1e-12)
     if not np.all(np.isfinite(targets)):
@@ -99,3 +103,20 @@ def test_in_range_targets_from_rest_pass_unchanged(data):
     out, causes = safe_targets(q + step, q, np.zeros(12), q, lim)
     assert causes == ()
     np.testing.assert_array_equal(out, q + step)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data(), name=st.sampled_from(["go2", "h1"]), steps=st.integers(2, 12))
+def test_consecutive_published_targets_move_at_most_one_step(data, name, steps):
+    """Fed back as the pipeline is in the daemon (each output anchors the next), consecutive
+    outputs never differ by more than max_step, whatever the targets and the torque clamp do."""
+    lim = LIMITS[name]
+    n = lim.num_joints
+    prev = data.draw(physical_states(name))[0]
+    prev = np.clip(prev, lim.q_lo_rad, lim.q_hi_rad)
+    for _ in range(steps):
+        targets = data.draw(_vectors(n, ANY))
+        q, dq = data.draw(physical_states(name))
+        out, _ = safe_targets(targets, q, dq, prev, lim)
+        assert np.all(np.abs(out - prev) <= lim.max_step_rad * (1 + 1e-12))
+        prev = out

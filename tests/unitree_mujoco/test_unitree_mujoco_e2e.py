@@ -122,5 +122,5 @@ def test_estop_in_their_sim_damps() -> None:
         sim.close()
     assert result["states_visited"] == FULL_WALK and "estop" in result["safety_events"]
     before, after = spy.cmds[:n_before], spy.cmds[n_before:]
-    assert before and not any(damping for _, damping in before[-50:])  # walking, not damped
-    assert after and after[-1][1] and sum(damping for _, damping in after) >= 10
+    assert before and not any(damping for _, damping, _ in before[-50:])  # walking, not damped
+    assert after and after[-1][1] and sum(damping for _, damping, _ in after) >= 10
