@@ -31,6 +31,7 @@ from deploy.timing import (
     realtime_thread,
     sleep_until_ns,
 )
+from robots.contract import STEADY_SETTLE_S
 from safety import Cause, Mode
 
 SUPERVISOR_PERIOD_S = 0.1
@@ -72,7 +73,8 @@ class Daemon:
         self._t0 = time.monotonic()
         self.failed: BaseException | None = None
         self._cmd_lock = policy.lock  # one LowCmd writer at a time: the loops, then the supervisor
-        self._truth: list[tuple[float, float]] = []  # (height, velocity error^2) in POLICY
+        # (height, velocity error^2, forward speed, s in POLICY) sampled in POLICY after blend-in
+        self._truth: list[tuple[float, float, float, float]] = []
         self._min_height = np.inf
 
     # --- loops ------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ class Daemon:
         w = truth["base_ang_vel_body_rad_s"]
         c = self.policy.command
         err2 = (v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 + (w[2] - c[2]) ** 2
-        self._truth.append((height, err2))
+        self._truth.append((height, err2, v[0], in_policy_s))
 
     def _fell(self) -> bool:
         tilted = str(Cause.TILT) in self.metrics.safety_events
@@ -218,11 +220,14 @@ class Daemon:
         if not self.opts.sim:
             return {}
         if not self._truth:
-            return {"mean_base_height_m": None, "vel_tracking_rmse": None}
+            return {"mean_base_height_m": None, "vel_tracking_rmse": None, "steady_vx_m_s": None}
         rows = np.array(self._truth)
+        steady = rows[rows[:, 3] >= self.cfg.motion.blend_s + STEADY_SETTLE_S, 2]
         return {
             "mean_base_height_m": round(float(rows[:, 0].mean()), 4),
             "vel_tracking_rmse": round(float(np.sqrt(rows[:, 1].mean())), 4),
+            # genpo-eval's steady_vx_m_s, measured the same way (sim-to-sim fidelity)
+            "steady_vx_m_s": round(float(steady.mean()), 4) if steady.size else None,
         }
 
     # --- always damp ------------------------------------------------------------------------

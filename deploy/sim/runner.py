@@ -40,6 +40,7 @@ class SimOptions:
     domain: int = 1
     iface: str = "lo"
     terrain: str = "flat"
+    contact: str = "menagerie"  # deploy.sim.model.CONTACT_MODELS
     start: str = "standing"
     band: bool = False
     hold_until_cmd: bool = True
@@ -74,7 +75,7 @@ class Sim:
 
     def __init__(self, opts: SimOptions) -> None:
         self.opts = opts
-        self.sim = SimModel(opts.robot, opts.terrain, opts.seed)
+        self.sim = SimModel(opts.robot, opts.terrain, opts.seed, opts.contact)
         self.sim.reset(opts.start)
         node = DdsNode(opts.domain, opts.iface)
         self.intake = CommandIntake(node, opts.robot)

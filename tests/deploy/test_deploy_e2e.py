@@ -18,7 +18,7 @@ from tests.conftest import REPO
 from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
 
 FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
-FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses",
+FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses", "steady_vx_m_s",
               "cmd_period_jitter_us", "inference_us", "state_to_cmd_us", "fell",
               "mean_base_height_m", "vel_tracking_rmse"}  # fmt: skip
 
