@@ -44,6 +44,7 @@ class RunOptions:
     duration_s: float | None
     sim: bool  # --sim: the final line carries the sim-only metrics (null without ground truth)
     sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth (control channel)
+    release_band: Callable[[], None] | None  # genpo-sim: let go of the elastic band (H1)
     foreign_writers: Callable[[], int] | None  # count of other rt/lowcmd writers
     nominal_height_m: float
 
@@ -76,6 +77,7 @@ class Daemon:
         # (height, velocity error^2, forward speed, s in POLICY) sampled in POLICY after blend-in
         self._truth: list[tuple[float, float, float, float]] = []
         self._min_height = np.inf
+        self._band_released = False
 
     # --- loops ------------------------------------------------------------------------------
     def _loop(
@@ -182,6 +184,8 @@ class Daemon:
             self._auto_step()
         if self.opts.sim_truth is not None and self.s.mode is Mode.POLICY:
             self._sample_truth()
+        if self.opts.release_band is not None and self.s.mode is Mode.POLICY:
+            self._release_band()
 
     def _auto_step(self) -> None:
         mode, since_s = self.s.mode, (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
@@ -211,6 +215,21 @@ class Daemon:
         c = self.policy.command
         err2 = (v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 + (w[2] - c[2]) ** 2
         self._truth.append((height, err2, v[0], in_policy_s))
+
+    def _release_band(self) -> None:
+        """The band (genpo-sim --band, H1's hoist) lets go once the POLICY blend-in is over: the
+        policy alone holds the robot from then on. STAND keeps it hanging, because H1 cannot
+        stand on PD targets alone (robots/h1.py); on the robot the operator lowers the hoist
+        at the same moment."""
+        in_policy_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        if self._band_released or in_policy_s < self.cfg.motion.blend_s:
+            return
+        try:
+            self.opts.release_band()
+        except (OSError, RuntimeError, ValueError):
+            return  # a lost datagram: tried again next supervisor period
+        self._band_released = True
+        self.log("sim: elastic band released")
 
     def _fell(self) -> bool:
         tilted = str(Cause.TILT) in self.metrics.safety_events

@@ -89,6 +89,7 @@ class Sim:
             self._scheduled_push = (opts.push_at_s, np.array(opts.push_force_n))
         else:
             self._scheduled_push = None
+        self.band_on = opts.band  # released over the control channel ("band")
         self.stats = TimingStats()
         self._stop = threading.Event()
         self.control = ControlServer(opts.control_port, self._handle)
@@ -108,6 +109,8 @@ class Sim:
             elif cmd == "push":
                 self._push_force = np.array(req["force_n"], dtype=np.float64)
                 self._push_until_s = self.sim.data.time + float(req.get("duration_s", 0.1))
+            elif cmd == "band":
+                self.band_on = self.opts.band and bool(req["on"])
             elif cmd == "stop":
                 self._stop.set()
             else:
@@ -124,6 +127,7 @@ class Sim:
             "state_dropped": self.publisher.dropped,
             "state_bad_crc": self.publisher.corrupted,
             "held": self._held(),
+            "band": self.band_on,
             "tick": self._tick_ms(),
             **self.stats.summary(self.sim.dt_s),
         }
@@ -185,7 +189,7 @@ class Sim:
             self._push_until_s = t + self.opts.push_duration_s
             self._scheduled_push = None
         force = self._push_force if t < self._push_until_s else np.zeros(3)
-        if self.opts.band:
+        if self.band_on:
             force = force + self.sim.band_force()
         return force
 
