@@ -13,6 +13,7 @@ import sys
 # name -> "module:function"; imported lazily so one benchmark's dependencies never load another's
 BENCHMARKS: dict[str, str] = {
     "io": "deploy.benchmarks.io:main",
+    "fidelity": "deploy.benchmarks.fidelity:main",
     "loop": "deploy.benchmarks.loop:main",
 }
 

@@ -201,24 +201,25 @@ def build_daemon(args, plan: Plan, io: dict[str, Any], recorder) -> Daemon:
         metrics, recorder, log,
     )  # fmt: skip
     monitors = io.get("monitors", ())
+    sim_control = _sim_control(args, cfg)
     options = RunOptions(
         auto=args.auto,
         duration_s=args.duration,
         sim=args.sim,
-        sim_truth=_sim_truth(args, cfg),
+        sim_truth=sim_control.truth if sim_control else None,
+        release_band=sim_control.release_band if sim_control else None,
         foreign_writers=lambda: sum(len(m.poll()) for m in monitors),
         nominal_height_m=robot.nominal_base_height_m,
     )
     return Daemon(cfg, shared, command, policy_loop, metrics, recorder, options, log)
 
 
-def _sim_truth(args: argparse.Namespace, cfg: DeployCfg):
+def _sim_control(args: argparse.Namespace, cfg: DeployCfg):
     if not args.sim or cfg.sim.control_port <= 0:
         return None
     from deploy.sim.control import SimControlClient  # stdlib-only module: no mujoco import
 
-    client = SimControlClient(cfg.sim.control_port, timeout_s=0.2)
-    return client.truth
+    return SimControlClient(cfg.sim.control_port, timeout_s=0.2)
 
 
 def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:

@@ -32,6 +32,7 @@ from deploy.timing import (
     realtime_thread,
     sleep_until_ns,
 )
+from robots.contract import STEADY_SETTLE_S
 from safety import Cause, Mode, foreign_publisher
 
 SUPERVISOR_PERIOD_S = 0.1
@@ -44,6 +45,7 @@ class RunOptions:
     duration_s: float | None
     sim: bool  # --sim: the final line carries the sim-only metrics (null without ground truth)
     sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth (control channel)
+    release_band: Callable[[], None] | None  # genpo-sim: let go of the elastic band (H1)
     foreign_writers: Callable[[], int] | None  # other rt/lowcmd writers + extra rt/lowstate ones
     nominal_height_m: float
 
@@ -73,8 +75,10 @@ class Daemon:
         self._t0 = time.monotonic()
         self.failed: BaseException | None = None
         self._cmd_lock = policy.lock  # one LowCmd writer at a time: the loops, then the supervisor
-        self._truth: list[tuple[float, float]] = []  # (height, velocity error^2) in POLICY
+        # (height, velocity error^2, forward speed, s in POLICY) sampled in POLICY after blend-in
+        self._truth: list[tuple[float, float, float, float]] = []
         self._min_height = np.inf
+        self._band_released = False
 
     # --- loops ------------------------------------------------------------------------------
     def _loop(
@@ -201,6 +205,8 @@ class Daemon:
             self._auto_step()
         if self.opts.sim_truth is not None and self.s.mode is Mode.POLICY:
             self._sample_truth()
+        if self.opts.release_band is not None and self.s.mode is Mode.POLICY:
+            self._release_band()
 
     def _auto_step(self) -> None:
         mode, since_s = self.s.mode, (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
@@ -229,7 +235,22 @@ class Daemon:
         w = truth["base_ang_vel_body_rad_s"]
         c = self.policy.command
         err2 = (v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 + (w[2] - c[2]) ** 2
-        self._truth.append((height, err2))
+        self._truth.append((height, err2, v[0], in_policy_s))
+
+    def _release_band(self) -> None:
+        """The band (genpo-sim --band, H1's hoist) lets go once the POLICY blend-in is over: the
+        policy alone holds the robot from then on. STAND keeps it hanging, because H1 cannot
+        stand on PD targets alone (robots/h1.py); on the robot the operator lowers the hoist
+        at the same moment."""
+        in_policy_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        if self._band_released or in_policy_s < self.cfg.motion.blend_s:
+            return
+        try:
+            self.opts.release_band()
+        except (OSError, RuntimeError, ValueError):
+            return  # a lost datagram: tried again next supervisor period
+        self._band_released = True
+        self.log("sim: elastic band released")
 
     def _fell(self) -> bool:
         tilted = str(Cause.TILT) in self.metrics.safety_events
@@ -239,11 +260,14 @@ class Daemon:
         if not self.opts.sim:
             return {}
         if not self._truth:
-            return {"mean_base_height_m": None, "vel_tracking_rmse": None}
+            return {"mean_base_height_m": None, "vel_tracking_rmse": None, "steady_vx_m_s": None}
         rows = np.array(self._truth)
+        steady = rows[rows[:, 3] >= self.cfg.motion.blend_s + STEADY_SETTLE_S, 2]
         return {
             "mean_base_height_m": round(float(rows[:, 0].mean()), 4),
             "vel_tracking_rmse": round(float(np.sqrt(rows[:, 1].mean())), 4),
+            # genpo-eval's steady_vx_m_s, measured the same way (sim-to-sim fidelity)
+            "steady_vx_m_s": round(float(steady.mean()), 4) if steady.size else None,
         }
 
     # --- always damp ------------------------------------------------------------------------

@@ -24,6 +24,10 @@ HEIGHT_SCAN_DIM = 187  # 17 x 11 rays, 0.1 m grid over 1.6 m x 1.0 m (IsaacLab r
 # (a joint-velocity spike) from pushing the network far outside anything seen in training.
 OBS_CLIP = 100.0
 TERRAINS = ("flat", "rough")
+# Sim-to-sim fidelity: a steady-state speed leaves out this much from the start of walking (an
+# evaluation episode's start from rest; the daemon's POLICY phase after its blend-in), so
+# genpo-eval and genpo-deploy --sim report comparable means under a constant command.
+STEADY_SETTLE_S = 2.0
 
 
 class ContractError(UserError):

@@ -40,10 +40,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the envs (spawns, commands)")
     p.add_argument(
         "--commands",
-        choices=("random", "scripted"),
+        choices=("random", "scripted", "constant"),
         default="random",
         help="random: resampled as in training; scripted: forward, turn, sideways, stop "
-        "(segments outside the robot's trained ranges are left out)",
+        "(segments outside the robot's trained ranges are left out); constant: --cmd throughout",
+    )
+    p.add_argument(
+        "--cmd",
+        type=_command,
+        metavar="VX,VY,WZ",
+        help="the command of --commands constant (m/s, m/s, rad/s; within the trained ranges)",
     )
     p.add_argument("--video", type=Path, help="write an mp4 of env 0 (headless EGL/OSMesa)")
     p.add_argument("--json", type=Path, help="also write the report to this file")
@@ -58,7 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _command(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected three numbers vx,vy,wz, got {text!r}")
+    return values
+
+
 def _check_args(args: argparse.Namespace) -> None:
+    if (args.commands == "constant") != (args.cmd is not None):
+        raise UserError("--cmd VX,VY,WZ goes with --commands constant, and only with it")
     if args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if not (math.isfinite(args.duration_s) and args.duration_s > 0):
@@ -86,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration_s=args.duration_s,
         seed=args.seed,
         commands=args.commands,
+        constant_cmd=args.cmd,
         video=args.video,
         overrides=tuple(args.overrides),
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from deploy.io.channels import SIM_DOMAIN
 from deploy.sim.faults import FaultConfig
-from deploy.sim.model import START_POSES
+from deploy.sim.model import CONTACT_MODELS, START_POSES
 from deploy.sim.runner import Sim, SimOptions
 from deploy.sim.video import LiveViewer, VideoRecorder, display_available
 from robots import get_robot
@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     add("--domain", type=int, default=SIM_DOMAIN, help="DDS domain (default 1: simulation)")
     add("--iface", default="lo", help="network interface DDS binds to (default lo)")
     add("--terrain", choices=TERRAINS, default="flat", help="flat plane or rough height field")
+    add(
+        "--contact",
+        choices=CONTACT_MODELS,
+        default="menagerie",
+        help="contact solver: the "
+        "model file's (default) or the training backend's (cone, impratio, iterations)",
+    )
     add("--start", choices=START_POSES, default="standing", help="start pose (default standing)")
     add("--band", action="store_true", help="hang the robot in an elastic band (H1 bring-up)")
     add("--no-hold", action="store_true", help="run physics before the first LowCmd arrives "
@@ -80,6 +87,7 @@ def _options(args: argparse.Namespace) -> SimOptions:
         domain=args.domain,
         iface=args.iface,
         terrain=args.terrain,
+        contact=args.contact,
         start=args.start,
         band=args.band,
         hold_until_cmd=not args.no_hold,

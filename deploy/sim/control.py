@@ -8,6 +8,7 @@ Requests (every reply is a JSON object with "ok"):
     {"cmd": "sticks", "lx": 0, "ly": 0.5, "rx": 0, "ry": 0, "l2": 0}   (any subset)
     {"cmd": "press", "keys": ["L2", "B"], "hold_s": 0.3}
     {"cmd": "push", "force_n": [fx, fy, fz], "duration_s": 0.1}
+    {"cmd": "band", "on": false}                       -> release (or re-hang) the elastic band
     {"cmd": "stop"}
 """
 
@@ -168,6 +169,10 @@ class SimControlClient:
 
     def push(self, force_n: tuple[float, float, float], duration_s: float = 0.1) -> None:
         self.request("push", force_n=list(force_n), duration_s=duration_s)
+
+    def release_band(self) -> None:
+        """Let go of the elastic band (a no-op on a sim started without --band)."""
+        self.request("band", on=False)
 
     def stop(self) -> None:
         self.request("stop")

@@ -23,6 +23,10 @@ ROUGH_CELLS = 96
 BAND_STIFFNESS_N_M = 2000.0  # hoist: a stiff spring-damper holding the root at its spawn point
 BAND_DAMPING_N_S_M = 300.0
 START_POSES = ("standing", "lying")
+# menagerie: the model file's contact solver (Go2: elliptic cone, impratio 100); training: the
+# training backend's defaults (pyramidal, impratio 1, 10 iterations), for sim-to-sim checks that
+# separate the contact model from the rest of the deploy path (README, sim-to-sim fidelity).
+CONTACT_MODELS = ("menagerie", "training")
 LYING_SETTLE_S = 2.0  # "lying": dropped with motors off and settled this long before real time
 
 
@@ -81,10 +85,16 @@ def _rough_heights(rng: np.random.Generator) -> np.ndarray:
 class SimModel:
     """MuJoCo model + data with name-based maps between SDK joints and MuJoCo indices."""
 
-    def __init__(self, robot: RobotSpec, terrain: str = "flat", seed: int = 0) -> None:
+    def __init__(
+        self, robot: RobotSpec, terrain: str = "flat", seed: int = 0, contact: str = "menagerie"
+    ) -> None:
         self.robot = robot
         spec = mujoco.MjSpec.from_file(str(model_xml(robot, "scene")))
         _add_imu(spec, robot)
+        if contact == "training":
+            from training.envs.model import ModelCfg, set_contact_solver
+
+            set_contact_solver(spec, ModelCfg())
         if terrain == "rough":
             _add_rough(spec, seed)
         self.model = spec.compile()

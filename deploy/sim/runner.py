@@ -40,6 +40,7 @@ class SimOptions:
     domain: int = 1
     iface: str = "lo"
     terrain: str = "flat"
+    contact: str = "menagerie"  # deploy.sim.model.CONTACT_MODELS
     start: str = "standing"
     band: bool = False
     hold_until_cmd: bool = True
@@ -74,7 +75,7 @@ class Sim:
 
     def __init__(self, opts: SimOptions) -> None:
         self.opts = opts
-        self.sim = SimModel(opts.robot, opts.terrain, opts.seed)
+        self.sim = SimModel(opts.robot, opts.terrain, opts.seed, opts.contact)
         self.sim.reset(opts.start)
         node = DdsNode(opts.domain, opts.iface)
         self.intake = CommandIntake(node, opts.robot)
@@ -88,6 +89,7 @@ class Sim:
             self._scheduled_push = (opts.push_at_s, np.array(opts.push_force_n))
         else:
             self._scheduled_push = None
+        self.band_on = opts.band  # released over the control channel ("band")
         self.stats = TimingStats()
         self._stop = threading.Event()
         self.control = ControlServer(opts.control_port, self._handle)
@@ -107,6 +109,8 @@ class Sim:
             elif cmd == "push":
                 self._push_force = np.array(req["force_n"], dtype=np.float64)
                 self._push_until_s = self.sim.data.time + float(req.get("duration_s", 0.1))
+            elif cmd == "band":
+                self.band_on = self.opts.band and bool(req["on"])
             elif cmd == "stop":
                 self._stop.set()
             else:
@@ -123,6 +127,7 @@ class Sim:
             "state_dropped": self.publisher.dropped,
             "state_bad_crc": self.publisher.corrupted,
             "held": self._held(),
+            "band": self.band_on,
             "tick": self._tick_ms(),
             **self.stats.summary(self.sim.dt_s),
         }
@@ -184,7 +189,7 @@ class Sim:
             self._push_until_s = t + self.opts.push_duration_s
             self._scheduled_push = None
         force = self._push_force if t < self._push_until_s else np.zeros(3)
-        if self.opts.band:
+        if self.band_on:
             force = force + self.sim.band_force()
         return force
 

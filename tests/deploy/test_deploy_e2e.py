@@ -5,6 +5,7 @@ Each test owns one DDS domain in 150-199 and bounds every wait."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from tests.conftest import REPO
 from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
 
 FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
-FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses",
+FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses", "steady_vx_m_s",
               "cmd_period_jitter_us", "inference_us", "state_to_cmd_us", "fell",
               "mean_base_height_m", "vel_tracking_rmse"}  # fmt: skip
 
@@ -176,7 +177,32 @@ def test_artifact_for_another_robot_is_refused_and_nothing_published(artifacts):
     assert spy.cmds == []
 
 
+def test_h1_band_holds_through_stand_and_lets_go_after_the_blend_in(artifacts):
+    """The band rule (daemon._release_band): hanging through STAND, released once the POLICY
+    blend-in is over. A random H1 policy then falls, and the tilt guard damps."""
+    domain = 159
+    sim = _started_sim("h1", domain)
+    try:
+        run = Deploy(*_args("h1", domain, artifacts["h1"], sim, "--auto", "--duration", "15"))
+        assert run.wait_for("-> STAND", timeout_s=30), "\n".join(run.lines)
+        in_stand = sim.control.truth()
+        result = run.result(timeout_s=40)
+        after = sim.control.truth()
+    finally:
+        sim.__exit__(None, None, None)
+    nominal = get_robot("h1").nominal_base_height_m
+    assert in_stand["band"] and in_stand["base_height_m"] > 0.9 * nominal, in_stand
+    assert not after["band"]
+    order = [i for text in ("STAND -> POLICY", "elastic band released", "POLICY -> DAMP")
+             for i, line in enumerate(run.lines) if text in line]  # fmt: skip
+    assert len(order) == 3 and order == sorted(order), run.lines
+    assert result["states_visited"] == FULL_WALK
+    assert result["safety_events"][0] in ("tilt", "end_of_run"), result
+
+
 SHIPPED = REPO / "assets" / "policies" / "go2_flat" / "policy.onnx"
+# GENPO_H1_POLICY=<policy.onnx> runs the H1 walk on a candidate before it is shipped.
+SHIPPED_H1 = Path(os.environ.get("GENPO_H1_POLICY", REPO / "assets/policies/h1_flat/policy.onnx"))
 
 
 # Remote-stick schedule once POLICY is on: (seconds, sticks). vx = ly, vy = -lx, wz = -rx.
@@ -220,7 +246,7 @@ def _file_size_limit(limit_bytes: int):
 
 def test_log_filling_up_mid_run_damps_with_its_cause_and_prints_the_line(artifacts, tmp_path):
     """Python ignores SIGXFSZ, so the recorder sees the write error a full disk gives."""
-    domain, robot = 159, get_robot("go2")
+    domain, robot = 161, get_robot("go2")
     spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
     sim = _started_sim("go2", domain)
     try:
@@ -244,3 +270,33 @@ def test_log_filling_up_mid_run_damps_with_its_cause_and_prints_the_line(artifac
     assert proc.stderr.count("flight recorder: writing") == 1, proc.stderr  # said once
     assert "Traceback" not in proc.stderr
     assert spy.cmds and spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
+
+
+# H1 is trained forward only (vx in [0, 1], vy = 0): vx = ly, wz = -rx.
+H1_STICK_SCHEDULE = (
+    (7.0, {"ly": 0.5, "lx": 0.0, "rx": 0.0}),  # walk forward 0.5 m/s
+    (7.0, {"ly": 0.3, "lx": 0.0, "rx": -0.5}),  # forward while turning left 0.5 rad/s
+    (6.0, {"ly": 0.7, "lx": 0.0, "rx": 0.0}),  # faster, straight
+)
+
+
+@pytest.mark.skipif(
+    not SHIPPED_H1.is_file(), reason=f"no trained H1 policy shipped yet ({SHIPPED_H1})"
+)
+def test_shipped_h1_policy_walks_20_s_under_changing_stick_commands():
+    """Hung in the band through STAND, released after the POLICY blend-in, then 20 s of walking."""
+    domain = 160
+    sim = _started_sim("h1", domain)
+    try:
+        run = Deploy(*_args("h1", domain, SHIPPED_H1, sim, "--auto", "--duration", "32"))
+        assert run.wait_for("elastic band released", timeout_s=30), "\n".join(run.lines)
+        for seconds, sticks in H1_STICK_SCHEDULE:
+            sim.control.set_sticks(**sticks)
+            time.sleep(seconds)
+        result = run.result(timeout_s=60)
+    finally:
+        sim.__exit__(None, None, None)
+    print(f"H1 through the daemon: tracking RMSE {result['vel_tracking_rmse']}")
+    assert result["states_visited"] == FULL_WALK and not result["fell"], run.lines
+    assert result["safety_events"] == ["end_of_run"]  # as for Go2: no miss escalated
+    assert result["vel_tracking_rmse"] < 0.3

@@ -79,14 +79,7 @@ def compile_model(
     spec = mujoco.MjSpec.from_file(str(model_xml(robot, "scene")))
     spec.option.timestep = sim_dt
     spec.option.integrator = _INTEGRATORS[cfg.integrator]
-    if cfg.cone != "model":
-        spec.option.cone = _CONES[cfg.cone]
-    if cfg.impratio > 0:
-        spec.option.impratio = cfg.impratio
-    if cfg.iterations > 0:
-        spec.option.iterations = cfg.iterations
-    if cfg.ls_iterations > 0:
-        spec.option.ls_iterations = cfg.ls_iterations
+    set_contact_solver(spec, cfg)
     _make_pd_actuators(spec, robot, cfg.torque_limit_nm)
     if not cfg.self_collisions:
         _drop_self_collisions(spec)
@@ -100,6 +93,19 @@ def compile_model(
         _contact_sensor(spec, f"base_force_{i}", mujoco.mjtObj.mjOBJ_BODY, body)
     model = spec.compile()
     return _index(model, robot, len(feet))
+
+
+def set_contact_solver(spec: mujoco.MjSpec, cfg: ModelCfg) -> None:
+    """Friction cone, impratio and solver iterations of `cfg` ("model" / 0 keep the file's).
+    genpo-sim --contact training applies the same, to separate contact physics from the rest."""
+    if cfg.cone != "model":
+        spec.option.cone = _CONES[cfg.cone]
+    if cfg.impratio > 0:
+        spec.option.impratio = cfg.impratio
+    if cfg.iterations > 0:
+        spec.option.iterations = cfg.iterations
+    if cfg.ls_iterations > 0:
+        spec.option.ls_iterations = cfg.ls_iterations
 
 
 def _make_pd_actuators(spec: mujoco.MjSpec, robot: RobotSpec, torque_cap_nm: float) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robots.contract import STEADY_SETTLE_S
 from training.tasks import rewards as rw
 from training.tasks.config import TaskCfg
 
@@ -63,6 +64,9 @@ class EpisodeMetrics:
         self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.fell = np.zeros(num_envs, dtype=bool)
         self.sim_failed = np.zeros(num_envs, dtype=bool)
+        self.settle_steps = math.ceil(STEADY_SETTLE_S / cfg.control_dt - 1e-9)
+        self.steady_vx_sum = 0.0
+        self.steady_steps = 0
 
     def add(
         self,
@@ -73,7 +77,11 @@ class EpisodeMetrics:
         sim_failed: np.ndarray,
     ) -> None:
         """One step; `live` [N] marks envs still in their first episode (all arrays [N])."""
-        error = state.commands - measured_velocity(state, self.cfg)
+        measured = measured_velocity(state, self.cfg)
+        error = state.commands - measured
+        steady = live & (self.lengths >= self.settle_steps)
+        self.steady_vx_sum += float(np.sum(measured[steady, 0]))
+        self.steady_steps += int(steady.sum())
         self.sq_error += np.sum(error[live] ** 2, axis=0)
         self.kernel_sum += float(np.sum(self._tracking_fraction(state)[live]))
         self.live_steps += int(live.sum())
@@ -99,6 +107,8 @@ class EpisodeMetrics:
             "rmse_wz": float(rmse[2]),
             "rmse_combined": float(math.sqrt(np.sum(rmse**2))),
             "tracking_reward_fraction": float(fraction),
+            # mean forward speed after STEADY_SETTLE_S: the speed a constant command settles at
+            "steady_vx_m_s": self.steady_vx_sum / max(self.steady_steps, 1),
             "falls": falls,
             "fall_free_episodes": int((~self.fell).sum()),
             "sim_failures": int(self.sim_failed.sum()),

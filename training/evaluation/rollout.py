@@ -11,6 +11,7 @@ import numpy as np
 
 from robots import get_robot
 from robots.contract import make_contract
+from robots.errors import UserError
 from training.evaluation.metrics import EpisodeMetrics
 from training.evaluation.play import play_overrides
 from training.evaluation.policies import LoadedPolicy, load_policy
@@ -32,7 +33,8 @@ class EvalOptions:
     episodes: int = 4
     duration_s: float = 20.0
     seed: int = 0
-    commands: str = "random"  # or "scripted"
+    commands: str = "random"  # or "scripted", "constant"
+    constant_cmd: tuple[float, float, float] | None = None  # (vx, vy, wz) of "constant"
     video: Path | None = None
     overrides: tuple[str, ...] = ()
 
@@ -48,8 +50,8 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     contract = make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt)
     policy = load_policy(opts.policy_path, contract)
     env = make_env(opts.task, opts.episodes, opts.seed, overrides=play)
-    if opts.commands == "scripted":
-        segments = schedule(env.commands.ranges, opts.duration_s)
+    if opts.commands in ("scripted", "constant"):
+        segments = _segments(opts, env.commands.ranges)
         env.commands = ScriptedCommand(segments, env.num_envs)
         env.reset()
     recorder = None
@@ -70,12 +72,24 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
         "duration_s": opts.duration_s,
         "seed": opts.seed,
         "commands": opts.commands,
+        "constant_cmd": list(opts.constant_cmd) if opts.constant_cmd is not None else None,
         "play_overrides": list(play),
         **metrics.result(env.control_dt, opts.duration_s, opts.commands == "random"),
         "video": str(opts.video) if frames else None,
         "video_frames": frames,
         "video_error": video_problem,
     }
+
+
+def _segments(opts: EvalOptions, ranges: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
+    if opts.commands == "scripted":
+        return schedule(ranges, opts.duration_s)
+    command = np.array(opts.constant_cmd, dtype=np.float64)
+    lo, hi = np.asarray(ranges, dtype=np.float64).T
+    if np.any(command < lo) or np.any(command > hi):
+        trained = ", ".join(f"[{a:g}, {b:g}]" for a, b in zip(lo, hi, strict=True))
+        raise UserError(f"--cmd {opts.constant_cmd} is outside the trained ranges {trained}")
+    return [("constant", 0.0, command)]
 
 
 def _run(env, policy: LoadedPolicy, metrics: EpisodeMetrics, recorder) -> None:
@@ -128,6 +142,7 @@ def summary_rows(report: dict) -> Iterable[tuple[str, str]]:
     yield "episodes x duration", f"{report['episodes']} x {report['duration_s']:g} s"
     for key in ("rmse_vx", "rmse_vy", "rmse_wz", "rmse_combined"):
         yield key, f"{report[key]:.4f}"
+    yield "steady vx (after 2 s)", f"{report['steady_vx_m_s']:.4f} m/s"
     yield "tracking reward / max", f"{report['tracking_reward_fraction']:.3f}"
     yield "falls", f"{report['falls']} (fall-free {report['fall_free_episodes']})"
     yield "sim failures", str(report["sim_failures"])
