@@ -21,6 +21,7 @@ from deploy.io.crc import stamp_crc
 from deploy.io.lowcmd import make_lowcmd_builder
 from deploy.io.lowstate import LowStateParser
 from robots import get_robot
+from robots.compat import zip_strict
 from robots.machine import cpu_model
 
 STAGES = ("take", "parse", "parse_crc", "build", "publish", "total")
@@ -58,7 +59,7 @@ def run(robot_name: str, domain: int, iterations: int, warmup: int) -> dict[str,
         if i >= warmup:  # the daemon's path: take, parse with CRC check, build, publish
             total = t_take + t_crc + t_build + t_pub
             row = (t_take, t_parse, t_crc, t_build, t_pub, total)
-            for stage, value in zip(STAGES, row, strict=True):
+            for stage, value in zip_strict(STAGES, row):
                 samples[stage].append(value)
     return {
         stage: {

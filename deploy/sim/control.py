@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable, Dict
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# typing's generics: this alias is evaluated, and genpo-deploy imports the client on Python 3.8.
+Handler = Callable[[Dict[str, Any]], Dict[str, Any]]
 MAX_DATAGRAM = 65507
 
 

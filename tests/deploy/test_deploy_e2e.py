@@ -15,7 +15,7 @@ import pytest
 from deploy.sim.launch import SimProcess
 from robots import get_robot
 from tests.conftest import REPO
-from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
+from tests.deploy.conftest import MAIN_PYTHON, Deploy, LowCmdSpy, boost_sim
 
 FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
 FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses",
@@ -32,11 +32,12 @@ def _args(robot: str, domain: int, policy: Path, sim: SimProcess, *extra: str) -
 def _started_sim(robot: str, domain: int, *extra: str) -> SimProcess:
     # H1 cannot stand under PD alone (robots/h1.py): it is brought up hoisted, as on the robot.
     band = ("--band",) if robot == "h1" else ()
-    sim = SimProcess(robot, domain, 90.0, *band, *extra).__enter__()
+    sim = SimProcess(robot, domain, 90.0, *band, *extra, python=MAIN_PYTHON).__enter__()
     boost_sim(sim.proc.pid)
     return sim
 
 
+@pytest.mark.robot_side
 @pytest.mark.parametrize(("robot", "domain"), [("go2", 150), ("h1", 151)])
 def test_auto_walks_every_state_and_log_replays_bit_for_bit(robot, domain, artifacts, tmp_path):
     sim = _started_sim(robot, domain)
@@ -160,6 +161,7 @@ def test_sigterm_mid_walk_publishes_damping_before_exit(artifacts):
     assert spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
 
 
+@pytest.mark.robot_side
 def test_artifact_for_another_robot_is_refused_and_nothing_published(artifacts):
     domain, robot = 157, get_robot("go2")
     spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
@@ -186,6 +188,7 @@ STICK_SCHEDULE = (
 )
 
 
+@pytest.mark.robot_side
 @pytest.mark.skipif(not SHIPPED.is_file(), reason=f"no trained policy shipped yet ({SHIPPED})")
 def test_shipped_go2_policy_walks_20_s_under_changing_stick_commands():
     domain = 158
