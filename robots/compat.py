@@ -85,7 +85,7 @@ def require_python(what: str, minimum: tuple[int, int] = (3, 10)) -> None:
     if sys.version_info[:2] >= minimum:
         return
     have = ".".join(str(v) for v in sys.version_info[:3])
-    print(f"{what} needs Python {minimum[0]}.{minimum[1]} or newer, this is Python {have}; on "
-          "Python 3.8 only the robot side runs (genpo-deploy, genpo-replay; README: Install "
+    print(f"{what}: error: needs Python {minimum[0]}.{minimum[1]} or newer, this is Python {have}; "
+          "on Python 3.8 only the robot side runs (genpo-deploy, genpo-replay; README: Install "
           "on the robot).", file=sys.stderr)  # fmt: skip
     raise SystemExit(EXIT_USER_ERROR)

@@ -2,4 +2,4 @@
 
 from robots.compat import require_python
 
-require_python("genpo-train and genpo-eval")  # torch and mujoco need Python 3.10+ here
+require_python("genpo-train/genpo-eval")  # torch and mujoco need Python 3.10+ here
