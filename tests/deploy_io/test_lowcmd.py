@@ -84,7 +84,7 @@ def test_hg_builder_shares_the_interface() -> None:
 
 
 def _plain(value):  # uint8 arrays come back from DDS as bytes
-    return list(value) if isinstance(value, bytes | list) else value
+    return list(value) if isinstance(value, (bytes, list)) else value
 
 
 def test_round_trip_through_dds() -> None:
