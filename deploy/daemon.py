@@ -156,7 +156,7 @@ class Daemon:
             for t in threads:
                 t.join(timeout=1.0)
             self.final_damping()
-        return self.metrics.final(fell=self._fell()) | self._sim_metrics()
+        return {**self.metrics.final(fell=self._fell()), **self._sim_metrics()}  # no dict | on 3.8
 
     def _finished(self) -> bool:
         if self.stop.is_set():

@@ -14,6 +14,7 @@ import pytest
 
 from deploy.sim.launch import SimProcess
 from robots import get_robot
+from robots.compat import zip_strict
 from tests.conftest import REPO
 from tests.deploy.conftest import MAIN_PYTHON, Deploy, LowCmdSpy, boost_sim
 
@@ -111,7 +112,7 @@ def test_frozen_lowstate_damps_within_two_command_periods(artifacts):
         spy.close()
     assert result["states_visited"][-2:] == ["STAND", "DAMP"], run.lines
     assert result["safety_events"] == ["tick_stalled"]
-    pairs = zip(spy.states[1:], spy.states[:-1], strict=True)
+    pairs = zip_strict(spy.states[1:], spy.states[:-1])
     advancing = [t for (t, tick), (_, prev) in pairs if tick != prev]
     last_fresh = advancing[-1]
     commanded = [t for t, damping in spy.cmds if not damping and t <= last_fresh]
