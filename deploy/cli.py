@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--io", choices=("lean", "sdk"), default="lean", help="LowState/LowCmd I/O path: "
         "lean (serialized samples, numpy) or sdk (IDL objects); default %(default)s")  # fmt: skip
     add("--estop", default=None, help="e-stop chord of remote keys (default L2+B)")
+    add("--check", action="store_true", help="self-check, exit sending nothing: artifact, "
+        "golden vectors on this runtime, inference budget, DDS iface (--ip/--iface)")  # fmt: skip
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a deploy setting (DeployCfg), e.g. safety.max_tilt_deg=45")  # fmt: skip
     return p
@@ -305,7 +307,7 @@ def _failed_result(daemon: Daemon | None, exc: BaseException) -> dict[str, Any]:
             result = daemon.metrics.final(fell=False)
         except Exception:  # the line must still come out
             result = {}
-    return result | {"error": f"{exc!r}"}
+    return {**result, "error": f"{exc!r}"}
 
 
 def close_robot(io: dict[str, Any]) -> None:
@@ -314,6 +316,23 @@ def close_robot(io: dict[str, Any]) -> None:
         io.pop(key, None)
 
 
+def check(args: argparse.Namespace) -> int:
+    """`--check` (the end of `scripts/setup.sh deploy`): no DDS entity is created, so nothing can
+    reach a robot. Exit 0 when the policy fits its inference budget, 1 when not, 2 refused."""
+    from deploy.io.netif import resolve_interface
+
+    plan = prepare(args)
+    robot, policy = plan.robot, plan.policy
+    budget_ok = budget_gate(policy, plan.cfg)
+    iface = resolve_interface(args.ip, args.iface or ("lo" if args.sim else None))
+    verdict = "ok" if budget_ok else "over_budget"
+    print(json.dumps({"check": verdict, "robot": robot.name, "policy": str(policy.path),
+                      "artifact_sha256": policy.sha256, "golden_max_err": policy.golden_err,
+                      "iface": iface}), flush=True)  # fmt: skip
+    return 0 if budget_ok else 1
+
+
 @user_errors_exit("genpo-deploy")
 def main(argv: list[str] | None = None) -> int:
-    return run(build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    return check(args) if args.check else run(args)

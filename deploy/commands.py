@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from robots.compat import zip_strict
 from robots.errors import UserError
 
 
@@ -58,7 +59,7 @@ def fixed_command(text: str, ranges: Sequence[tuple[float, float]]) -> np.ndarra
         raise UserError(f"--cmd {text!r} must be three finite numbers vx,vy,wz")
     lo, hi = _ranges(ranges)
     if np.any(values < lo) or np.any(values > hi):
-        spans = ", ".join(f"[{a:g}, {b:g}]" for a, b in zip(lo, hi, strict=True))
+        spans = ", ".join(f"[{a:g}, {b:g}]" for a, b in zip_strict(lo, hi))
         raise UserError(
             f"--cmd {text} is outside the policy's training ranges (vx, vy, wz in {spans})"
         )

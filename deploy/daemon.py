@@ -163,8 +163,8 @@ class Daemon:
             for t in threads:
                 t.join(timeout=1.0)
             self.final_damping()
-        result = self.metrics.final(fell=self._fell()) | self._sim_metrics()
-        return result | self._error()
+        # no dict | on Python 3.8
+        return {**self.metrics.final(fell=self._fell()), **self._sim_metrics(), **self._error()}
 
     def _error(self) -> dict[str, str]:
         """{"error": why} when the run ended abnormally (a loop died, the recorder failed);

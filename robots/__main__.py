@@ -8,6 +8,7 @@ import sys
 
 from robots import ROBOTS, get_robot
 from robots.cli import user_errors_exit
+from robots.compat import zip_strict
 from robots.contract import TERRAINS, make_contract
 
 
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     lo, hi = robot.soft_limits(robot.joint_names)
     print(f"{robot.display_name}: {robot.num_joints} joints, IDL '{robot.idl_family}'")
     print(f"{'sdk':>3}  {'joint':<22}{'soft lo':>9}{'soft hi':>9}{'tau Nm':>8}{'kp':>7}{'kd':>6}")
-    for j, a, b in zip(robot.joints, lo, hi, strict=True):
+    for j, a, b in zip_strict(robot.joints, lo, hi):
         print(
             f"{j.sdk_index:>3}  {j.name:<22}{a:>9.3f}{b:>9.3f}{j.torque_limit_nm:>8.1f}"
             f"{j.kp:>7.1f}{j.kd:>6.1f}"

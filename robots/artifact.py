@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from robots.compat import zip_strict
 from robots.contract import ContractError, PolicyContract
 from robots.errors import UserError
 from robots.spec import RobotSpec
@@ -176,7 +177,7 @@ def check_robot(artifact: Artifact, robot: RobotSpec) -> None:
         diff = [
             f"{i}: {a} != {b}"
             for i, (a, b) in enumerate(
-                zip(facts.policy_joint_names, robot.policy_joint_names, strict=True)
+                zip_strict(facts.policy_joint_names, robot.policy_joint_names)
             )
             if a != b
         ]

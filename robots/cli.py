@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable
-from typing import TypeVar
+from typing import Callable, TypeVar  # not collections.abc: F's bound is evaluated, 3.8 too
 
 from robots.errors import UserError
 

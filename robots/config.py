@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from robots.compat import UNION_TYPES, type_hints, zip_strict
 from robots.errors import UserError
 from robots.files import write_text_atomic
 
@@ -39,7 +39,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], path: str = "") -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{_where(path)} must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     _reject_unknown(data, fields, path)
     kwargs = {
         name: _convert(hints[name], data[name], _join(path, name))
@@ -54,7 +54,7 @@ def merge(cfg: T, data: Mapping[str, Any], path: str = "") -> T:
     if not isinstance(data, Mapping):
         raise ConfigError(f"{_where(path)} must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cfg)}
-    hints = typing.get_type_hints(type(cfg))
+    hints = type_hints(type(cfg))
     _reject_unknown(data, fields, path)
     changes = {}
     for name, value in data.items():
@@ -168,7 +168,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
     args = typing.get_args(hint)
     if hint is Any:
         return value
-    if origin in (typing.Union, types.UnionType):
+    if origin in UNION_TYPES:
         if value is None and type(None) in args:
             return None
         errors = []
@@ -189,7 +189,7 @@ def _convert(hint: Any, value: Any, path: str) -> Any:
             return tuple(_convert(args[0], v, f"{path}[{i}]") for i, v in enumerate(value))
         if len(args) != len(value):
             raise ConfigError(f"config key {path!r} must have {len(args)} items, got {len(value)}")
-        pairs = enumerate(zip(args, value, strict=True))
+        pairs = enumerate(zip_strict(args, value))
         return tuple(_convert(a, v, f"{path}[{i}]") for i, (a, v) in pairs)
     if dataclasses.is_dataclass(hint):
         if isinstance(value, hint):

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from robots.compat import zip_strict
+
 # Motor modes written into LowCmd.motor_cmd[i].mode.
 MODE_SERVO = 0x01  # Go2 motors and H1 weak motors (ankles, arms).
 MODE_STRONG = 0x0A  # H1 strong motors (hips, knees, torso).
@@ -109,7 +111,7 @@ class RobotSpec:
     @property
     def isaac_to_sdk(self) -> np.ndarray:
         """SDK motor slot of each policy (IsaacLab) joint: `q_policy = q_slots[isaac_to_sdk]`."""
-        slots = dict(zip(self.joint_names, self.sdk_indices.tolist(), strict=True))
+        slots = dict(zip_strict(self.joint_names, self.sdk_indices.tolist()))
         return np.array([slots[n] for n in self.isaac_joint_order], dtype=np.int64)
 
     def joint(self, name: str) -> JointSpec:

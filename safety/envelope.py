@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from robots.artifact import Artifact
+from robots.compat import zip_strict
 from robots.errors import UserError
 from robots.spec import RobotSpec
 
@@ -149,7 +150,7 @@ def _check_command_ranges(ranges: Sequence[tuple[float, float]], robot: RobotSpe
         "contract.command_ranges",
         f"must hold {len(robot.command_ranges)} (lo, hi) pairs",
     )
-    for i, ((lo, hi), (rlo, rhi)) in enumerate(zip(ranges, robot.command_ranges, strict=True)):
+    for i, ((lo, hi), (rlo, rhi)) in enumerate(zip_strict(ranges, robot.command_ranges)):
         _need(
             within(lo, rlo, rhi) and within(hi, lo, rhi),
             f"contract.command_ranges[{i}]",

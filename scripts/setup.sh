@@ -39,8 +39,17 @@ case "$ROLE" in
 esac
 if [ "$ROLE" = isaaclab-cfg ]; then VENV="${VENV:-.venv-isaaclab}"; else VENV="${VENV:-.venv}"; fi
 
+# The interpreter: $PYTHON, else python3. The deploy role runs on 3.8 (Go2 EDU Jetson as shipped)
+# and 3.10-3.12; the other roles need 3.10+.
+PYTHON="${PYTHON:-python3}"
+need="3.10"
+[ "$ROLE" = deploy ] && need="3.8"
+if ! "$PYTHON" -c "import sys; sys.exit(sys.version_info[:2] < tuple(map(int, '$need'.split('.'))))"; then
+  echo "setup.sh: error: the '$ROLE' role needs Python $need or newer; $PYTHON is $("$PYTHON" -V 2>&1)" >&2
+  exit 2
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-  python3 -m venv "$VENV"
+  "$PYTHON" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 PY="$VENV/bin/python"
@@ -58,5 +67,12 @@ if [ "$ROLE" = isaaclab-cfg ]; then
   "$PY" -m pip install -q --no-deps --ignore-requires-python "$ISAACLAB_PIN"
 else
   "$PY" -m pip install -q -e ".[$EXTRAS]"
+fi
+if [ "$ROLE" = deploy ]; then
+  # Self-check that sends nothing: the shipped policy and its golden vectors on this runtime, the
+  # inference budget, the DDS interface (set GENPO_ROBOT / GENPO_IP on the robot's network).
+  where=(--iface lo)
+  [ -n "${GENPO_IP:-}" ] && where=(--ip "$GENPO_IP")
+  "$VENV/bin/genpo-deploy" --robot "${GENPO_ROBOT:-go2}" --check "${where[@]}"
 fi
 echo "setup.sh: '$ROLE' environment ready in $VENV"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: set everything up on a fresh machine, then run the tests.
-#   bash scripts/test.sh               # default (CPU) suite, then the isaaclab_cfg tier
+#   bash scripts/test.sh               # default (CPU) suite, then the isaaclab_cfg and Python 3.8 tiers
 #   bash scripts/test.sh [pytest args] # only pytest with these args, in the default venv
 # Opt-in markers: -m gpu | isaaclab | hardware | bench | slow. The isaaclab_cfg tier runs in its
 # own venv (.venv-isaaclab: the real isaaclab==3.0.0 wheel, mujoco 3.12; scripts/setup.sh).
@@ -32,4 +32,5 @@ status=0
 run_pytest .venv/bin/python || status=$?
 bash scripts/setup.sh isaaclab-cfg
 run_pytest .venv-isaaclab/bin/python -m isaaclab_cfg tests/isaaclab_backend || status=$?
+bash scripts/test_py38.sh || status=$?  # the robot side on Python 3.8 with only the deploy extra
 exit "$status"

@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from tests.conftest import REPO
 
 ROBOT_SIDE = ("robots", "safety", "deploy")
@@ -48,7 +50,18 @@ def test_robots_imports_no_other_project_package() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.skipif(sys.version_info < (3, 10), reason="training refuses Python < 3.10 first")
 def test_the_check_itself_catches_a_violation() -> None:
     # Guard against a vacuous check: training needs torch, so blocking torch must make it fail.
     result = _import_all(("training",), ("torch",))
     assert result.returncode != 0 and "import of torch halted" in result.stderr
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 10), reason="the refusal is for Python < 3.10")
+@pytest.mark.parametrize("module", ["training.cli", "training.eval", "export.cli", "deploy.sim"])
+def test_training_export_and_sim_refuse_old_python_in_one_sentence(module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 2 and result.stdout == "", result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "needs Python 3.10 or newer" in lines[0], result.stderr

@@ -24,6 +24,7 @@ from deploy.io.channels import open_dds
 from deploy.io.crc import stamp_crc
 from deploy.io.lean import IO_PATHS, LoopIo, make_loop_io
 from robots import get_robot
+from robots.compat import zip_strict
 from robots.machine import cpu_model
 from robots.spec import RobotSpec
 
@@ -88,7 +89,7 @@ def run(robot_name: str, domain: int, iterations: int, warmup: int) -> dict[str,
         for kind in order:
             row = _tick(ios[kind], q, kp, kd)
             if row is not None and i >= warmup:
-                for stage, value in zip(STAGES, row, strict=True):
+                for stage, value in zip_strict(STAGES, row):
                     samples[kind][stage].append(value)
     return {kind: _stats(stages) for kind, stages in samples.items()}
 

@@ -23,6 +23,7 @@ from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_, unitree_hg_m
 
 from deploy.io.crc import stamp_crc
 from deploy.io.layout import CrcGather, layout_of
+from robots.compat import zip_strict
 from robots.spec import POS_STOP, RobotSpec
 
 GO_HEAD = (0xFE, 0xEF)
@@ -47,7 +48,7 @@ class LowCmdBuilder(ABC):
         slots = robot.isaac_to_sdk.tolist()
         self._motors = [self._msg.motor_cmd[s] for s in slots]  # policy order
         modes = self._motor_modes()
-        for motor, mode in zip(self._motors, modes, strict=True):
+        for motor, mode in zip_strict(self._motors, modes):
             motor.mode = mode
         n = robot.num_joints
         self._q = np.zeros(n)
@@ -102,14 +103,13 @@ class LowCmdBuilder(ABC):
     def build(self) -> Any:
         """The preallocated message holding the current targets, CRC-stamped. Publish it before
         the next `set_*` call: the same object is reused."""
-        rows = zip(
+        rows = zip_strict(
             self._motors,
             self._q.tolist(),
             self._dq.tolist(),
             self._tau.tolist(),
             self._kp.tolist(),
             self._kd.tolist(),
-            strict=True,
         )
         for motor, q, dq, tau, kp, kd in rows:
             motor.q = q

@@ -30,6 +30,7 @@ from deploy.io.crc import crc32
 from deploy.io.layout import LITTLE_ENDIAN_HEADERS, CrcGather, layout_of
 from deploy.io.remote import REMOTE_BYTES, RemoteState, decode_remote
 from deploy.io.rotation import quat_mul, quat_to_rpy, rotate_about_axis
+from robots.compat import zip_strict
 from robots.spec import RobotSpec
 
 # Plausibility margins: wide enough that a real reading near a limit is kept (the safety layers
@@ -220,7 +221,7 @@ class _FrameFilter:
         rate = float(s.dq_rad_s[self._imu_index])
         axis = self._imu_axis_t
         s.quat_wxyz[:] = imu_to_root_quat(s.imu_quat_raw, axis, angle)
-        gyro = [g - a * rate for g, a in zip(s.imu_gyro_raw.tolist(), axis, strict=True)]
+        gyro = [g - a * rate for g, a in zip_strict(s.imu_gyro_raw.tolist(), axis)]
         s.gyro_rad_s[:] = rotate_about_axis(axis, angle, gyro)
         # orientation only; lever-arm terms neglected
         s.accel_m_s2[:] = rotate_about_axis(axis, angle, s.accel_m_s2.tolist())

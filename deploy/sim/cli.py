@@ -12,6 +12,10 @@ import signal
 import sys
 from pathlib import Path
 
+from robots.compat import require_python
+
+require_python("genpo-sim")  # before the imports that need mujoco
+
 from deploy.io.channels import SIM_DOMAIN
 from deploy.sim.faults import FaultConfig
 from deploy.sim.model import CONTACT_MODELS, START_POSES

@@ -19,10 +19,10 @@ import json
 import math
 import socket
 import threading
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Callable, Dict
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+# typing's generics: this alias is evaluated, and genpo-deploy imports the client on Python 3.8.
+Handler = Callable[[Dict[str, Any]], Dict[str, Any]]
 MAX_DATAGRAM = 65507
 MAX_REQUEST_BYTES = 4096  # the largest valid request is a few hundred bytes
 MAX_DEPTH = 3  # {"cmd": ..., "keys": [...]}: an object holding one list

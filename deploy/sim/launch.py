@@ -18,8 +18,11 @@ from deploy.sim.control import SimControlClient
 class SimProcess:
     """A running `python -m deploy.sim` with `--duration` as a safety bound."""
 
-    def __init__(self, robot: str, domain: int, duration_s: float = 60.0, *extra: str) -> None:
-        self.args = [sys.executable, "-m", "deploy.sim", "--robot", robot, "--domain",
+    def __init__(
+        self, robot: str, domain: int, duration_s: float = 60.0, *extra: str, python: str = ""
+    ) -> None:
+        # `python`: another interpreter for the sim (a Python 3.8 deploy tests against a 3.11 sim).
+        self.args = [python or sys.executable, "-m", "deploy.sim", "--robot", robot, "--domain",
                      str(domain), "--iface", "lo", "--headless", "--duration", str(duration_s),
                      *extra]  # fmt: skip
         self.proc: subprocess.Popen[str] | None = None

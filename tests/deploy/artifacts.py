@@ -1,4 +1,6 @@
-"""Tiny real artifacts for the deploy tests, written by export/ (tests may import torch)."""
+"""Tiny real artifacts for the deploy tests, written by export/ (tests may import torch).
+
+`python -m tests.deploy.artifacts DIR` writes DIR/{go2,h1,go2_nan}/policy.onnx."""
 
 from __future__ import annotations
 
@@ -106,3 +108,12 @@ def ramping_artifact(valid: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save_model(model, str(out))
     return out
+
+
+if __name__ == "__main__":
+    import sys
+
+    root = Path(sys.argv[1])
+    go2 = tiny_flow_artifact("go2", root / "go2" / "policy.onnx")
+    tiny_flow_artifact("h1", root / "h1" / "policy.onnx")
+    nan_artifact(go2, root / "go2_nan" / "policy.onnx", gravity_z_index=5)

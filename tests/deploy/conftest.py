@@ -14,16 +14,18 @@ import pytest
 
 from robots.spec import POS_STOP
 from tests.conftest import REPO
-from tests.deploy.artifacts import nan_artifact, tiny_flow_artifact
+
+# The interpreter with every extra (torch, mujoco): it writes the test artifacts and runs genpo-sim.
+# The robot-side tier runs these tests on Python 3.8 and points this at the main (3.10+) venv.
+MAIN_PYTHON = os.environ.get("GENPO_MAIN_PYTHON") or sys.executable
 
 
 @pytest.fixture(scope="session")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Written by export/ in MAIN_PYTHON (the deploy side under test may have no torch)."""
     root = tmp_path_factory.mktemp("artifacts")
-    go2 = tiny_flow_artifact("go2", root / "go2" / "policy.onnx")
-    h1 = tiny_flow_artifact("h1", root / "h1" / "policy.onnx")
-    nan = nan_artifact(go2, root / "go2_nan" / "policy.onnx", gravity_z_index=5)
-    return {"go2": go2, "h1": h1, "go2_nan": nan}
+    subprocess.run([MAIN_PYTHON, "-m", "tests.deploy.artifacts", str(root)], cwd=REPO, check=True)
+    return {name: root / name / "policy.onnx" for name in ("go2", "h1", "go2_nan")}
 
 
 def boost_sim(pid: int, priority: int = 40) -> None:

@@ -16,8 +16,9 @@ import pytest
 
 from deploy.sim.launch import SimProcess
 from robots import get_robot
+from robots.compat import zip_strict
 from tests.conftest import REPO
-from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
+from tests.deploy.conftest import MAIN_PYTHON, Deploy, LowCmdSpy, boost_sim
 
 FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
 FINAL_KEYS = {"states_visited", "safety_events", "policy_ticks", "deadline_misses", "steady_vx_m_s",
@@ -34,11 +35,12 @@ def _args(robot: str, domain: int, policy: Path, sim: SimProcess, *extra: str) -
 def _started_sim(robot: str, domain: int, *extra: str) -> SimProcess:
     # H1 cannot stand under PD alone (robots/h1.py): it is brought up hoisted, as on the robot.
     band = ("--band",) if robot == "h1" else ()
-    sim = SimProcess(robot, domain, 90.0, *band, *extra).__enter__()
+    sim = SimProcess(robot, domain, 90.0, *band, *extra, python=MAIN_PYTHON).__enter__()
     boost_sim(sim.proc.pid)
     return sim
 
 
+@pytest.mark.robot_side
 @pytest.mark.parametrize(("robot", "domain"), [("go2", 150), ("h1", 151)])
 def test_auto_walks_every_state_and_log_replays_bit_for_bit(robot, domain, artifacts, tmp_path):
     sim = _started_sim(robot, domain)
@@ -112,7 +114,7 @@ def test_frozen_lowstate_damps_within_two_command_periods(artifacts):
         spy.close()
     assert result["states_visited"][-2:] == ["STAND", "DAMP"], run.lines
     assert result["safety_events"] == ["tick_stalled"]
-    pairs = zip(spy.states[1:], spy.states[:-1], strict=True)
+    pairs = zip_strict(spy.states[1:], spy.states[:-1])
     advancing = [t for (t, tick), (_, prev) in pairs if tick != prev]
     last_fresh = advancing[-1]
     commanded = [t for t, damping, _ in spy.cmds if not damping and t <= last_fresh]
@@ -162,6 +164,7 @@ def test_sigterm_mid_walk_publishes_damping_before_exit(artifacts):
     assert spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
 
 
+@pytest.mark.robot_side
 def test_artifact_for_another_robot_is_refused_and_nothing_published(artifacts):
     domain, robot = 157, get_robot("go2")
     spy = LowCmdSpy(domain, robot.sdk_indices.tolist())
@@ -213,6 +216,7 @@ STICK_SCHEDULE = (
 )
 
 
+@pytest.mark.robot_side
 @pytest.mark.skipif(not SHIPPED.is_file(), reason=f"no trained policy shipped yet ({SHIPPED})")
 def test_shipped_go2_policy_walks_20_s_under_changing_stick_commands():
     domain = 158

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from robots import GO2, H1
 from robots.artifact import ARTIFACT_KEY
 from robots.contract import make_contract
 from robots.errors import UserError
+from tests.conftest import REPO
 
 
 def test_observation_follows_contract_order_offsets_clip_and_scale():
@@ -199,3 +202,18 @@ def test_samples_summary():
     for v in (1.0, 2.0, 3.0, 4.0, 100.0):  # capacity 4: the oldest is overwritten
         s.add(v)
     assert s.summary()["max"] == 100.0 and s.count == 5
+
+
+def test_check_verifies_artifact_budget_and_interface_and_refuses_another_robot(artifacts):
+    def check(policy: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "deploy", "--robot", "go2", "--check",
+                               "--iface", "lo", "--policy", str(policy)],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    ok = check(artifacts["go2"])
+    assert ok.returncode == 0, ok.stderr
+    result = json.loads(ok.stdout.strip().splitlines()[-1])
+    assert result["check"] == "ok" and result["iface"] == "lo" and result["golden_max_err"] < 1e-4
+    refused = check(artifacts["h1"])
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "exported for robot 'h1' but this is 'go2'" in refused.stderr

@@ -13,6 +13,7 @@ from deploy.io.channels import open_dds
 from deploy.io.crc import crc32, crc_ok
 from deploy.io.lowcmd import HgLowCmdBuilder, make_lowcmd_builder
 from robots import GO2, H1
+from robots.compat import zip_strict
 from robots.spec import MODE_SERVO, MODE_STRONG, POS_STOP
 
 
@@ -84,7 +85,7 @@ def test_hg_builder_shares_the_interface() -> None:
 
 
 def _plain(value):  # uint8 arrays come back from DDS as bytes
-    return list(value) if isinstance(value, bytes | list) else value
+    return list(value) if isinstance(value, (bytes, list)) else value
 
 
 def test_round_trip_through_dds() -> None:
@@ -105,6 +106,6 @@ def test_round_trip_through_dds() -> None:
     assert crc_ok(got) and got.crc == sent.crc
     for field in ("head", "level_flag", "frame_reserve", "sn", "version", "bandwidth", "gpio"):
         assert _plain(getattr(got, field)) == _plain(getattr(sent, field))
-    for a, b in zip(got.motor_cmd, sent.motor_cmd, strict=True):
+    for a, b in zip_strict(got.motor_cmd, sent.motor_cmd):
         for field in ("mode", "q", "dq", "tau", "kp", "kd"):
             assert getattr(a, field) == pytest.approx(getattr(b, field), rel=1e-6)

@@ -22,6 +22,7 @@ from deploy.validate import (
 )
 from robots import GO2, H1, get_robot
 from robots.artifact import Artifact, GoldenVectors
+from robots.compat import zip_strict
 from robots.contract import make_contract
 from safety.envelope import (
     COMMAND_HZ_RANGE,
@@ -159,7 +160,7 @@ def test_artifact_metadata_refused_or_inside_its_envelope(
     assert CONTROL_DT_RANGE_S[0] <= art.contract.control_dt_s <= CONTROL_DT_RANGE_S[1]
     assert 0 <= art.golden.atol <= GOLDEN_ATOL_MAX
     assert art.contract.obs_terms[0].scale > 0
-    for (a, b), (ra, rb) in zip(art.contract.command_ranges, robot.command_ranges, strict=True):
+    for (a, b), (ra, rb) in zip_strict(art.contract.command_ranges, robot.command_ranges):
         assert ra <= a <= b <= rb
 
 
