@@ -35,6 +35,7 @@ _FIELDS: dict[str, tuple[str, ...]] = {
     "sticks": STICKS,
     "press": ("keys", "hold_s"),
     "push": ("force_n", "duration_s"),
+    "band": ("on",),
     "stop": (),
 }
 
@@ -78,6 +79,8 @@ def parse_request(data: bytes) -> dict[str, Any]:
         for i in range(3):
             _number({"force_n": force[i]}, "force_n", -MAX_PUSH_N, MAX_PUSH_N)
         _number(req, "duration_s", 0.0, MAX_HOLD_S, required=False)
+    if cmd == "band" and not isinstance(req.get("on"), bool):
+        raise RequestError("band: on must be true or false")
     return req
 
 

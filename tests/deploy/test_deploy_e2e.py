@@ -195,7 +195,7 @@ def test_h1_band_holds_through_stand_and_lets_go_after_the_blend_in(artifacts):
         sim.__exit__(None, None, None)
     nominal = get_robot("h1").nominal_base_height_m
     assert in_stand["band"] and in_stand["base_height_m"] > 0.9 * nominal, in_stand
-    assert not after["band"]
+    assert not after["band"], "\n".join(run.lines)
     order = [i for text in ("STAND -> POLICY", "elastic band released", "POLICY -> DAMP")
              for i, line in enumerate(run.lines) if text in line]  # fmt: skip
     assert len(order) == 3 and order == sorted(order), run.lines

@@ -34,6 +34,8 @@ BAD = [
     (b'{"cmd": "press", "keys": "L2"}', "keys must be a list"),
     (b'{"cmd": "press", "keys": [["L2"]]}', "keys must be strings"),
     (b'{"cmd": "truth", "extra": 1}', "unknown fields"),
+    (b'{"cmd": "band"}', "on must be true or false"),
+    (b'{"cmd": "band", "on": 0}', "on must be true or false"),
 ]
 
 
@@ -49,6 +51,7 @@ def test_valid_requests_pass():
         {"cmd": "sticks", "ly": 0.5, "rx": -1},
         {"cmd": "press", "keys": ["L2", "B"], "hold_s": 0.3},
         {"cmd": "push", "force_n": [0, 80.5, 0], "duration_s": 0.1},
+        {"cmd": "band", "on": False},
         {"cmd": "stop"},
     )
     for req in valid:
