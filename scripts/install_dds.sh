@@ -10,9 +10,10 @@
 # unitree-sdk2py-dimos declares `cyclonedds>=0.10.2` (which would resolve to 11.x) and opencv, so it
 # is installed with --no-deps.
 #
-# arm64 (Go2 Jetson, JetPack): Debian/Ubuntu's cyclonedds-dev may be missing or another version;
-# build the C library from the `releases/0.10.x` branch of eclipse-cyclonedds/cyclonedds into a
-# prefix and run this script with CYCLONEDDS_HOME=<prefix> (the symlink step is then skipped).
+# Where the distribution has no 0.10.x C library (Ubuntu 20.04 on the Go2 EDU's Jetson has none;
+# 22.04 has 0.8), the script builds it from the `releases/0.10.x` branch of
+# eclipse-cyclonedds/cyclonedds into $CDDS_PREFIX (default ~/cyclonedds-0.10) with git + cmake,
+# once, and builds the binding against it. CYCLONEDDS_HOME=<prefix> uses a library you built.
 set -euo pipefail
 
 PYTHON="${PYTHON:-python}"
@@ -25,13 +26,57 @@ as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-install_c_library() {
-  if dpkg -s cyclonedds-dev >/dev/null 2>&1; then
+CDDS_BRANCH="releases/0.10.x"
+CDDS_PREFIX="${CDDS_PREFIX:-${HOME}/cyclonedds-0.10}"
+
+# The distribution's cyclonedds-dev version (installed, else the candidate), or nothing.
+apt_cdds_version() {
+  local v
+  v="$(dpkg-query -W -f='${Version}' cyclonedds-dev 2>/dev/null || true)"
+  if [ -z "$v" ] && command -v apt-cache >/dev/null 2>&1; then
+    v="$(apt-cache policy cyclonedds-dev 2>/dev/null | awk '/Candidate:/ {print $2}')"
+    [ "$v" = "(none)" ] && v=""
+  fi
+  echo "$v"
+}
+
+# Prints the CYCLONEDDS_HOME to build the binding against: the distribution's 0.10.x library
+# (through a prefix of symlinks), else one built from source into $CDDS_PREFIX.
+c_library_home() {
+  if ! dpkg -s cyclonedds-dev >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    as_root apt-get update -q >&2
+  fi
+  case "$(apt_cdds_version)" in
+    0.10.*)
+      if ! dpkg -s cyclonedds-dev >/dev/null 2>&1; then
+        echo "installing cyclonedds-dev (C library and headers)" >&2
+        as_root apt-get install -y cyclonedds-dev >&2
+      fi
+      make_home
+      ;;
+    *)
+      build_c_library >&2
+      echo "${CDDS_PREFIX}"
+      ;;
+  esac
+}
+
+build_c_library() {
+  if [ -e "${CDDS_PREFIX}/lib/libddsc.so" ] && [ -x "${CDDS_PREFIX}/bin/idlc" ]; then
+    echo "CycloneDDS C library found in ${CDDS_PREFIX}"
     return
   fi
-  echo "installing cyclonedds-dev (C library and headers)"
-  as_root apt-get update -q
-  as_root apt-get install -y cyclonedds-dev
+  echo "this system has no CycloneDDS 0.10.x C library package: building ${CDDS_BRANCH} into ${CDDS_PREFIX}"
+  for tool in git cmake g++; do
+    command -v "$tool" >/dev/null 2>&1 || as_root apt-get install -y git cmake build-essential
+  done
+  local src
+  src="$(mktemp -d)"
+  git clone --depth 1 --branch "${CDDS_BRANCH}" https://github.com/eclipse-cyclonedds/cyclonedds "${src}"
+  cmake -S "${src}" -B "${src}/build" -DCMAKE_INSTALL_PREFIX="${CDDS_PREFIX}" \
+    -DBUILD_EXAMPLES=OFF -DBUILD_TESTING=OFF -DENABLE_SHM=OFF
+  cmake --build "${src}/build" --target install --parallel "$(nproc)"
+  rm -rf "${src}"
 }
 
 # The Python binding's build looks for include/, lib/ and bin/ (idlc) under CYCLONEDDS_HOME; Debian
@@ -55,8 +100,7 @@ installed_cdds_version() {
 main() {
   if [ "$(installed_cdds_version)" != "${CDDS_VERSION}" ]; then
     if [ -z "${CYCLONEDDS_HOME:-}" ]; then
-      install_c_library
-      CYCLONEDDS_HOME="$(make_home)"
+      CYCLONEDDS_HOME="$(c_library_home)"
     fi
     echo "building cyclonedds==${CDDS_VERSION} against ${CYCLONEDDS_HOME}"
     CYCLONEDDS_HOME="${CYCLONEDDS_HOME}" "$PYTHON" -m pip install "cyclonedds==${CDDS_VERSION}"

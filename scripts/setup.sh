@@ -48,11 +48,39 @@ if ! "$PYTHON" -c "import sys; sys.exit(sys.version_info[:2] < tuple(map(int, '$
   echo "setup.sh: error: the '$ROLE' role needs Python $need or newer; $PYTHON is $("$PYTHON" -V 2>&1)" >&2
   exit 2
 fi
+# JetPack's onnxruntime-gpu (NVIDIA's Jetson wheel, installed for the system Python) is used when
+# the deploy role finds it: the venv then sees the system's site-packages, and PyPI's CPU
+# onnxruntime, which has the same module name, is not installed over it.
+jetpack_ort() {
+  "$PYTHON" -c "import onnxruntime as o, sys; sys.exit('CUDAExecutionProvider' not in o.get_available_providers())" >/dev/null 2>&1
+}
+GPU_ORT=0
+if [ "$ROLE" = deploy ] && jetpack_ort; then
+  GPU_ORT=1
+  echo "setup.sh: using the system's onnxruntime with CUDA (JetPack) for the policy"
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-  "$PYTHON" -m venv "$VENV"
+  if [ "$GPU_ORT" = 1 ]; then "$PYTHON" -m venv --system-site-packages "$VENV"; else "$PYTHON" -m venv "$VENV"; fi
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 PY="$VENV/bin/python"
+
+# The requirements of the package and of one extra as pyproject.toml states them, less onnxruntime
+# (for the JetPack case above). Plain regexes: Python 3.8 has no tomllib.
+requirements_without_ort() {
+  "$PY" - "$1" <<'EOF_PY'
+import re
+import sys
+
+text = open("pyproject.toml").read()
+blocks = [re.search(r"^dependencies = \[(.*?)\]", text, re.M | re.S).group(1)]
+blocks.append(re.search(r"^%s = \[(.*?)\]" % sys.argv[1], text, re.M | re.S).group(1))
+for block in blocks:
+    for req in re.findall(r'"([^"]+)"', block):
+        if not re.match(r"onnxruntime\b", req):
+            print(req)
+EOF_PY
+}
 
 if [ "$ROLE" != deploy ] && ! "$PY" -c "import torch" >/dev/null 2>&1; then
   "$PY" -m pip install -q "$TORCH_PIN"
@@ -65,6 +93,10 @@ if [ "$ROLE" = isaaclab-cfg ]; then
   "$PY" -m pip install -q -e ".[$EXTRAS]" "${ISAACLAB_CFG_DEPS[@]}"
   # Last, so no later resolve trips over the pins it declares (torch 2.11, Python 3.12, ...).
   "$PY" -m pip install -q --no-deps --ignore-requires-python "$ISAACLAB_PIN"
+elif [ "$GPU_ORT" = 1 ]; then
+  mapfile -t reqs < <(requirements_without_ort deploy)
+  "$PY" -m pip install -q "${reqs[@]}"
+  "$PY" -m pip install -q --no-deps -e .
 else
   "$PY" -m pip install -q -e ".[$EXTRAS]"
 fi
