@@ -59,9 +59,15 @@ def nan_artifact(valid: Path, out: Path, gravity_z_index: int) -> Path:
         helper.make_tensor("half", TensorProto.FLOAT, [1], [0.5]),
         helper.make_tensor("zeros", TensorProto.FLOAT, [n], [0.0] * n),
     ]
+    return _save_graph(nodes, consts, "nan_policy", doc, out)
+
+
+def _save_graph(nodes: list, consts: list, name: str, doc: dict, out: Path) -> Path:
+    """An obs -> actions graph of `nodes` carrying the artifact document `doc`, saved at `out`."""
+    obs_dim, n = doc["policy"]["obs_dim"], doc["policy"]["action_dim"]
     graph = helper.make_graph(
         nodes,
-        "nan_policy",
+        name,
         [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", obs_dim])],
         [helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", n])],
         consts,
@@ -96,18 +102,7 @@ def ramping_artifact(valid: Path, out: Path) -> Path:
         helper.make_tensor("axis", TensorProto.INT64, [1], [1]),
         helper.make_tensor("one", TensorProto.FLOAT, [1], [4.0]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "ramping_policy",
-        [helper.make_tensor_value_info("obs", TensorProto.FLOAT, ["batch", obs_dim])],
-        [helper.make_tensor_value_info("actions", TensorProto.FLOAT, ["batch", n])],
-        consts,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
-    helper.set_model_props(model, {ARTIFACT_KEY: json.dumps(doc)})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save_model(model, str(out))
-    return out
+    return _save_graph(nodes, consts, "ramping_policy", doc, out)
 
 
 if __name__ == "__main__":

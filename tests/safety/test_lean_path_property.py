@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowState_
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 from unitree_sdk2py.utils.crc import CRC
 
+from deploy.benchmarks.io import standing_lowstate
 from deploy.io.layout import CrcGather, layout_of
 from deploy.io.lowcmd import make_lean_lowcmd_builder, make_lowcmd_builder
 from deploy.io.lowstate import (
@@ -45,13 +45,7 @@ F32 = st.one_of(
 
 
 def _template(robot) -> bytes:
-    msg = unitree_go_msg_dds__LowState_()
-    for j in robot.joints:
-        msg.motor_state[j.sdk_index].q = j.default_q_rad
-    msg.imu_state.quaternion = [1.0, 0.0, 0.0, 0.0]
-    msg.imu_state.accelerometer = [0.0, 0.0, 9.81]
-    msg.power_v = 28.8
-    return bytes(msg.serialize())
+    return bytes(standing_lowstate(robot).serialize())
 
 
 TEMPLATES = {n: _template(r) for n, r in ROBOTS.items()}
