@@ -58,7 +58,9 @@ def test_the_check_itself_catches_a_violation() -> None:
 
 
 @pytest.mark.skipif(sys.version_info >= (3, 10), reason="the refusal is for Python < 3.10")
-@pytest.mark.parametrize("module", ["training.cli", "training.eval", "export.cli", "deploy.sim"])
+@pytest.mark.parametrize(
+    "module", ["training.cli", "training.evaluation.cli", "export.cli", "deploy.sim"]
+)
 def test_training_export_and_sim_refuse_old_python_in_one_sentence(module: str) -> None:
     result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO,
                             capture_output=True, text=True)  # fmt: skip

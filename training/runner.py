@@ -21,7 +21,7 @@ from training.checkpoint import (
     save_checkpoint,
 )
 from training.config import ALGOS, TrainCfg
-from training.env import VecEnv
+from training.envs.vec_env import VecEnv
 from training.logger import EpisodeTracker, TrainLogger, git_commit, write_git_info
 from training.modules import Critic
 from training.normalizer import EmpiricalNormalization

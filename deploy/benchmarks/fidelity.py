@@ -36,7 +36,7 @@ def _json_line(cmd: list[str], timeout_s: float) -> dict[str, Any]:
 
 
 def eval_speed(args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "training.eval", str(args.policy), "--task", args.task,
+    cmd = [sys.executable, "-m", "training.evaluation.cli", str(args.policy), "--task", args.task,
            "--episodes", str(args.episodes), "--duration-s", str(args.duration),
            "--commands", "constant", "--cmd", args.cmd]  # fmt: skip
     return _json_line(cmd, timeout_s=600)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.eval import main
+from training.evaluation.cli import main
 from training.evaluation.rollout import EvalOptions, evaluate
 from training.evaluation.scripted import ScriptedCommand, schedule
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from training.envs.batch import FORCE_ENV
-from training.eval import main
+from training.evaluation.cli import main
 
 
 def _report(policy: Path, out: Path) -> dict:

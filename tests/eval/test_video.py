@@ -19,7 +19,7 @@ def test_video_has_the_expected_frames(policies: dict[str, Path], tmp_path: Path
     video, report_path = tmp_path / "walk.mp4", tmp_path / "eval.json"
     # A child process: MuJoCo chooses its GL backend at import, which this process has done.
     env = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "PYOPENGL_PLATFORM")}
-    cmd = [sys.executable, "-m", "training.eval", str(policies["checkpoint"]), "--task"]
+    cmd = [sys.executable, "-m", "training.evaluation.cli", str(policies["checkpoint"]), "--task"]
     cmd += ["go2_flat", "--episodes", "1", "--duration-s", "0.2", "--video", str(video)]
     done = subprocess.run(
         [*cmd, "--json", str(report_path)], cwd=REPO, env=env, capture_output=True, text=True

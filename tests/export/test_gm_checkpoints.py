@@ -14,7 +14,7 @@ from export.cli import main as export_main
 from robots import get_robot
 from robots.contract import make_contract
 from tests.training.train_helpers import tiny_cfg
-from training.eval import main as eval_main
+from training.evaluation.cli import main as eval_main
 from training.runner import OnPolicyRunner
 from training.tasks import make_env
 

@@ -218,7 +218,7 @@ def test_train_on_isaaclab_kitless_then_evaluate_in_mujoco(tmp_path: Path) -> No
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
     assert load_checkpoint(run_dir / "model_1.pt")["physics"] == "newton_mjwarp"
-    evaluate = [sys.executable, "-m", "training.eval", str(run_dir / "model_1.pt")]
+    evaluate = [sys.executable, "-m", "training.evaluation.cli", str(run_dir / "model_1.pt")]
     evaluate += ["--task", "go2_flat", "--episodes", "2", "--duration-s", "1"]
     done = subprocess.run(evaluate, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]

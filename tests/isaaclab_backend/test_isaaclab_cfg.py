@@ -215,7 +215,7 @@ def test_mujoco_side_runs_on_mujoco_3_12_without_batch(tmp_path: Path) -> None:
 
 def test_genpo_eval_runs_on_mujoco_3_12(tmp_path: Path) -> None:
     from tests.eval.conftest import tiny_checkpoint
-    from training.eval import main
+    from training.evaluation.cli import main
 
     ckpt = tiny_checkpoint(tmp_path / "model_1.pt")
     argv = [str(ckpt), "--task", "go2_flat", "--episodes", "1", "--duration-s", "0.5"]

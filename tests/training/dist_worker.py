@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo root, f
 
 from tests.training.train_helpers import tiny_cfg  # noqa: E402
 from training.distributed import init_distributed  # noqa: E402
-from training.envs_toy import PointMassEnv  # noqa: E402
+from training.envs.toy import PointMassEnv  # noqa: E402
 from training.runner import OnPolicyRunner  # noqa: E402
 
 

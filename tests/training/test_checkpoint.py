@@ -14,7 +14,7 @@ from robots.errors import UserError
 from tests.conftest import REPO
 from tests.training.train_helpers import tiny_cfg
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint, save_checkpoint
-from training.envs_toy import PointMassEnv
+from training.envs.toy import PointMassEnv
 from training.runner import OnPolicyRunner
 
 

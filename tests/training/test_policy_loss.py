@@ -160,7 +160,7 @@ def test_make_policy_loss_picks_the_algorithm_and_rejects_bad_settings() -> None
 
 @pytest.mark.parametrize("algo", ["genpo", "gmpo", "gmpg"])
 def test_flow_algorithms_refuse_an_entropy_coefficient(algo: str) -> None:
-    from training.envs_toy import PointMassEnv
+    from training.envs.toy import PointMassEnv
     from training.runner import OnPolicyRunner
 
     cfg = tiny_cfg(algo)

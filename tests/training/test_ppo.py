@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from tests.training.train_helpers import tiny_cfg
-from training.envs_toy import PointMassEnv
+from training.envs.toy import PointMassEnv
 from training.runner import OnPolicyRunner
 
 OPTIMAL_RETURN = 3.28  # measured: optimal_action() over 40 steps averages ~3.28

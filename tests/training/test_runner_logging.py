@@ -8,7 +8,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.training.train_helpers import tiny_cfg
-from training.envs_toy import PointMassEnv
+from training.envs.toy import PointMassEnv
 from training.runner import OnPolicyRunner
 
 EXPECTED = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from tests.training.train_helpers import tiny_cfg
-from training.envs_toy import PointMassEnv
+from training.envs.toy import PointMassEnv
 from training.runner import OnPolicyRunner
 from training.storage import compute_gae
 

@@ -1,1 +1,2 @@
-"""Environment backends. `mujoco`: the built-in one (model building, batched stepping, terrain)."""
+"""Environments the runner trains on: the VecEnv contract (vec_env.py), the built-in MuJoCo
+backend (model building, batched stepping, terrain), the IsaacLab adapter and a toy task."""

@@ -39,7 +39,7 @@ from robots import get_robot
 from robots.contract import PolicyContract
 from robots.errors import UserError
 from robots.spec import RobotSpec
-from training.env import VecEnv
+from training.envs.vec_env import VecEnv
 
 # Our task -> (IsaacLab 3.0 ID, IsaacLab 2.x ID). 3.0 dropped `-v0` and renamed Unitree-Go2.
 TASK_IDS = {

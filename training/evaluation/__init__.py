@@ -1,1 +1,1 @@
-"""Policy evaluation in the MuJoCo backend (the pieces behind `genpo-eval`, training/eval.py)."""
+"""Policy evaluation in the MuJoCo backend: the `genpo-eval` CLI (cli.py) and what it runs."""

@@ -13,11 +13,11 @@ import torch
 
 from robots import UserError, get_robot
 from robots.contract import make_contract
-from training.env import VecEnv
 from training.envs import quat
 from training.envs.backend import MujocoBackend
 from training.envs.model import compile_model
 from training.envs.terrain import Terrain
+from training.envs.vec_env import VecEnv
 from training.tasks import rewards as rw
 from training.tasks.commands import VelocityCommand
 from training.tasks.config import TaskCfg

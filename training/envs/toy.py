@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from training.env import VecEnv
+from training.envs.vec_env import VecEnv
 
 
 class PointMassEnv(VecEnv):

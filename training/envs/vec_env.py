@@ -1,7 +1,7 @@
 """The vectorised-environment contract the runner trains on (shaped like rsl_rl's VecEnv).
 
 Every backend (the built-in MuJoCo one, the IsaacLab adapter, the toy env in
-`training/envs_toy.py`) implements this. Actions are the EXECUTED actions [N, d]: for
+`training/envs/toy.py`) implements this. Actions are the EXECUTED actions [N, d]: for
 GenPO the mean of the two halves of the dummy action, never the 2d dummy itself.
 """
 
