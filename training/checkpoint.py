@@ -1,13 +1,14 @@
 """Checkpoint files: atomic writes, validated loads, and rebuilding the policy for export.
 
-Payload (schema_version 1), all plain types and tensors so `torch.load(weights_only=True)`
+Payload (schema_version 2), all plain types and tensors so `torch.load(weights_only=True)`
 reads it:
 
     format                       "genpo-checkpoint"
-    schema_version               1
+    schema_version               2 (1: the same with policy_family named "policy_kind"; read)
     iteration                    completed training iterations
-    algo                         "genpo", "gmpo", "gmpg" (policy_kind "flow") or "ppo"
-    policy_kind                  "flow" or "gaussian"
+    algo                         "genpo", "gmpo", "gmpg" (policy_family "flow") or "ppo"
+    policy_family                "flow" or "gaussian" (the module; the exported artifact's
+                                 `kind` "genpo" / "ppo" names the graph instead)
     policy_kwargs                {"obs_dim", "action_dim", "cfg": plain dict of the policy cfg}
     policy_state                 policy state_dict
     critic_kwargs, critic_state  {"obs_dim", "hidden_dims", "activation"}, critic state_dict
@@ -40,12 +41,15 @@ from training.genpo import FlowPolicy
 from training.normalizer import EmpiricalNormalization
 
 FORMAT = "genpo-checkpoint"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Fields schema 1 named otherwise (old name -> name now): its files, e.g. the shipped
+# assets/policies/*/model.pt, still load and resume.
+RENAMED_IN_SCHEMA_2 = {"policy_kind": "policy_family"}
 # Every field a reader uses, with the type genpo-train writes: a crafted or damaged file is
 # refused in one sentence here instead of failing deep inside torch.
 REQUIRED_FIELDS: dict[str, type | tuple[type, ...]] = {
     "iteration": int,
-    "policy_kind": str,
+    "policy_family": str,
     "policy_kwargs": dict,
     "policy_state": dict,
     "obs_normalizer_state": (dict, type(None)),
@@ -95,11 +99,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"checkpoint '{path}' cannot be read (corrupt, truncated or not a torch file: "
             f"{first_line(exc)}); use another checkpoint of the run"
         ) from None
-    _validate(ckpt, path)
+    _check_header(ckpt, path)
+    ckpt = _upgrade(ckpt)
+    _check_payload(ckpt, path)
     return ckpt
 
 
-def _validate(ckpt: object, path: Path) -> None:
+def _check_header(ckpt: object, path: Path) -> None:
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(
             f"'{path}' is not a GenPO checkpoint (no '{FORMAT}' format tag); "
@@ -111,11 +117,21 @@ def _validate(ckpt: object, path: Path) -> None:
             f"checkpoint '{path}' has schema version {version!r} but this code reads "
             f"1..{SCHEMA_VERSION}; update the code or use a checkpoint from this version"
         )
+
+
+def _upgrade(ckpt: dict) -> dict:
+    """The payload with schema 1's field names replaced by today's (a new dict)."""
+    if ckpt["schema_version"] >= 2:
+        return ckpt
+    return {RENAMED_IN_SCHEMA_2.get(key, key): value for key, value in ckpt.items()}
+
+
+def _check_payload(ckpt: dict, path: Path) -> None:
     _check_fields(ckpt, REQUIRED_FIELDS, path, "")
     _check_fields(ckpt["policy_kwargs"], POLICY_KWARGS_FIELDS, path, "policy_kwargs.")
-    if ckpt["policy_kind"] not in POLICY_CLASSES:
+    if ckpt["policy_family"] not in POLICY_CLASSES:
         raise UserError(
-            f"checkpoint '{path}' holds an unknown policy kind {ckpt['policy_kind']!r}; "
+            f"checkpoint '{path}' holds an unknown policy family {ckpt['policy_family']!r}; "
             f"known: {', '.join(POLICY_CLASSES)}"
         )
 
@@ -128,23 +144,23 @@ def check_resumable(ckpt: dict, path: str | Path) -> None:
 def _check_fields(
     data: dict, fields: dict[str, type | tuple[type, ...]], path: Path, prefix: str
 ) -> None:
-    for key, kind in fields.items():
+    for key, expected in fields.items():
         if key not in data:
             raise UserError(
                 f"checkpoint '{path}' is incomplete (no {prefix}{key}); use another checkpoint "
                 "of the run"
             )
         value = data[key]
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, expected) or isinstance(value, bool):
             raise UserError(
                 f"checkpoint '{path}' is damaged ({prefix}{key} is a {type(value).__name__}); "
                 "use another checkpoint of the run"
             )
 
 
-def build_policy(kind: str, kwargs: dict) -> nn.Module:
-    """Policy module from its kind ("flow"/"gaussian") and constructor_kwargs()."""
-    cls, cfg_cls = POLICY_CLASSES[kind]
+def build_policy(family: str, kwargs: dict) -> nn.Module:
+    """Policy module from its family ("flow"/"gaussian") and constructor_kwargs()."""
+    cls, cfg_cls = POLICY_CLASSES[family]
     cfg = from_dict(cfg_cls, kwargs["cfg"], path="policy_kwargs.cfg")
     return cls(kwargs["obs_dim"], kwargs["action_dim"], cfg)
 
@@ -156,7 +172,7 @@ def build_policy_from_checkpoint(
 
     For the exporter: the normaliser's forward is what to bake in front of the policy.
     """
-    policy = build_policy(ckpt["policy_kind"], ckpt["policy_kwargs"])
+    policy = build_policy(ckpt["policy_family"], ckpt["policy_kwargs"])
     _load_state(policy, ckpt["policy_state"], "policy")
     policy.eval()
     normalizer = None

@@ -162,7 +162,7 @@ class TrainCfg:
     """Loop, logging and checkpoint settings."""
 
 
-# algo -> (policy kind, configs/train overlays applied after the task's, in order). GMPO and
+# algo -> (policy family, configs/train overlays applied after the task's, in order). GMPO and
 # GMPG share GenPO's flow, so they inherit genpo.yaml's flow settings before their own file.
 ALGOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "genpo": ("flow", ("genpo",)),

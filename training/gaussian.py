@@ -19,7 +19,7 @@ from training.modules import mlp
 class GaussianPolicy(nn.Module):
     """a ~ N(mu(s), diag(std^2)) with std a free parameter per action dimension."""
 
-    kind = "gaussian"
+    family = "gaussian"  # training/checkpoint.py POLICY_CLASSES
 
     def __init__(
         self,

@@ -43,7 +43,7 @@ class PPO:
         self.policy = policy
         self.critic = critic
         self.cfg = cfg
-        self.is_flow = policy.kind == "flow"
+        self.is_flow = policy.family == "flow"
         _check_bonus(cfg, self.is_flow)
         self.policy_loss = policy_loss or ClippedSurrogate(cfg.clip_param)
         self.obs_normalizer = obs_normalizer or nn.Identity()

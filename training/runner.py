@@ -71,10 +71,10 @@ class OnPolicyRunner:
 
     def _build_algorithm(self, obs_dim: int, critic_obs_dim: int) -> PPO:
         cfg = self.cfg
-        kind = ALGOS[cfg.algo][0]
-        policy_cfg = cfg.flow if kind == "flow" else cfg.gaussian
+        family = ALGOS[cfg.algo][0]
+        policy_cfg = cfg.flow if family == "flow" else cfg.gaussian
         kwargs = {"obs_dim": obs_dim, "action_dim": self.env.num_actions}
-        policy = build_policy(kind, {**kwargs, "cfg": to_dict(policy_cfg)}).to(self.device)
+        policy = build_policy(family, {**kwargs, "cfg": to_dict(policy_cfg)}).to(self.device)
         critic = Critic(critic_obs_dim, cfg.critic.hidden_dims, cfg.critic.activation)
         normalize = cfg.runner.empirical_normalization
         obs_norm = EmpiricalNormalization(obs_dim).to(self.device) if normalize else None
@@ -158,7 +158,7 @@ class OnPolicyRunner:
         policy = self.alg.policy
         executed = policy.executed_action(stored)
         stats = {f"action/std_{i}": v for i, v in enumerate(executed.std(0).tolist())}
-        if policy.kind == "flow":
+        if policy.family == "flow":
             x, y = stored.split(policy.action_dim, dim=-1)
             gap = x - y
             stats["action/xy_gap"] = gap.norm(dim=-1).mean().item()
@@ -181,7 +181,7 @@ class OnPolicyRunner:
             {
                 "iteration": self.current_iteration,
                 "algo": self.cfg.algo,
-                "policy_kind": alg.policy.kind,
+                "policy_family": alg.policy.family,
                 "policy_kwargs": alg.policy.constructor_kwargs(),
                 "policy_state": alg.policy.state_dict(),
                 "critic_kwargs": {
@@ -207,9 +207,9 @@ class OnPolicyRunner:
         ckpt = load_checkpoint(path, map_location=self.device)
         check_resumable(ckpt, path)
         alg = self.alg
-        if ckpt["policy_kind"] != alg.policy.kind:
+        if ckpt["policy_family"] != alg.policy.family:
             raise UserError(
-                f"checkpoint '{path}' holds a {ckpt['policy_kind']} policy but the config asks "
+                f"checkpoint '{path}' holds a {ckpt['policy_family']} policy but the config asks "
                 f"for algo '{self.cfg.algo}'; set algo to match the checkpoint"
             )
         _load(alg.policy, ckpt["policy_state"], path, "policy")
@@ -304,11 +304,11 @@ def seed_everything(seed: int) -> None:
 
 def rng_states() -> dict:
     """Every RNG the training loop may draw from, as weights_only-loadable types."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    generator, keys, pos, has_gauss, cached = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "numpy": [generator, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
         "python": random.getstate(),
     }
 
@@ -317,7 +317,7 @@ def set_rng_states(state: dict) -> None:
     torch.set_rng_state(state["torch"].cpu())
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    generator, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((generator, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))

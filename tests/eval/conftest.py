@@ -37,7 +37,7 @@ def tiny_checkpoint(path: Path, robot: str = "go2") -> Path:
         {
             "iteration": 1,
             "algo": "genpo",
-            "policy_kind": "flow",
+            "policy_family": "flow",
             "policy_kwargs": policy.constructor_kwargs(),
             "policy_state": policy.state_dict(),
             "obs_normalizer_state": norm.state_dict(),

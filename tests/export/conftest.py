@@ -43,7 +43,7 @@ def write_checkpoint(path: Path, kind: str, robot: str = "go2", **overrides) -> 
     payload = {
         "iteration": 7,
         "algo": "genpo" if kind == "flow" else "ppo",
-        "policy_kind": kind,
+        "policy_family": kind,
         "policy_kwargs": policy.constructor_kwargs(),
         "policy_state": policy.state_dict(),
         "obs_normalizer_state": norm.state_dict(),

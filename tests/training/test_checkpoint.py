@@ -13,7 +13,12 @@ import torch
 from robots.errors import UserError
 from tests.conftest import REPO
 from tests.training.train_helpers import tiny_cfg
-from training.checkpoint import build_policy_from_checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoint import (
+    build_policy_from_checkpoint,
+    check_resumable,
+    load_checkpoint,
+    save_checkpoint,
+)
 from training.envs.toy import PointMassEnv
 from training.runner import OnPolicyRunner
 
@@ -54,8 +59,8 @@ def test_payload_and_build_policy_from_checkpoint(tmp_path: Path) -> None:
     runner = _runner("genpo", tmp_path)
     runner.learn(2)
     ckpt = load_checkpoint(tmp_path / "model_2.pt")
-    assert ckpt["format"] == "genpo-checkpoint" and ckpt["schema_version"] == 1
-    assert ckpt["iteration"] == 2 and ckpt["policy_kind"] == "flow"
+    assert ckpt["format"] == "genpo-checkpoint" and ckpt["schema_version"] == 2
+    assert ckpt["iteration"] == 2 and ckpt["policy_family"] == "flow"
     assert ckpt["config"]["algo"] == "genpo" and ckpt["robot_contract"] is None
     policy, normalizer = build_policy_from_checkpoint(ckpt)
     assert policy.flow_steps == 5 and policy.mix_p == 0.9 and normalizer is not None
@@ -63,6 +68,45 @@ def test_payload_and_build_policy_from_checkpoint(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = runner.alg.policy.act(runner.alg.obs_normalizer.eval()(obs))
         assert torch.equal(policy.act(normalizer(obs)), expected)
+
+
+def _as_schema_1(src: Path, dst: Path) -> Path:
+    """src as genpo-train wrote it before schema 2 renamed policy_kind to policy_family."""
+    payload = torch.load(src, weights_only=True)
+    payload["schema_version"] = 1
+    payload["policy_kind"] = payload.pop("policy_family")
+    torch.save(payload, dst)
+    return dst
+
+
+@pytest.mark.parametrize("algo", ["genpo", "ppo"])
+def test_schema_1_checkpoint_resumes_identically(tmp_path: Path, algo: str) -> None:
+    straight = _runner(algo, tmp_path / "a")
+    straight.learn(4)
+    old = _as_schema_1(tmp_path / "a" / "model_2.pt", tmp_path / "old.pt")
+    ckpt = load_checkpoint(old)
+    assert ckpt["policy_family"] == ("flow" if algo == "genpo" else "gaussian")
+    assert "policy_kind" not in ckpt
+    resumed = _runner(algo, tmp_path / "b")
+    resumed.load(old)
+    resumed.learn(2)
+    for a, b in zip(_params(straight), _params(resumed), strict=True):
+        assert torch.equal(a, b)
+    with pytest.raises(UserError, match="holds a"):
+        _runner("ppo" if algo == "genpo" else "genpo").load(old)
+
+
+SHIPPED_CHECKPOINTS = sorted((REPO / "assets" / "policies").rglob("*.pt"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_CHECKPOINTS, ids=lambda p: p.parent.name)
+def test_shipped_checkpoints_load_and_rebuild(path: Path) -> None:
+    ckpt = load_checkpoint(path)
+    check_resumable(ckpt, path)
+    family = "gaussian" if ckpt["algo"] == "ppo" else "flow"
+    assert ckpt["policy_family"] == family
+    policy, _ = build_policy_from_checkpoint(ckpt)
+    assert policy.family == family
 
 
 def test_save_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:

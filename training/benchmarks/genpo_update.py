@@ -63,7 +63,7 @@ def _use_composite_mish(module: nn.Module) -> None:
 class JacobianFlow(nn.Module):
     """The public code's likelihood on our network: log N(z) - log|det dF/dz| by autograd."""
 
-    kind = "flow"
+    family = "flow"
 
     def __init__(self, flow: FlowPolicy, chunk: int) -> None:
         super().__init__()

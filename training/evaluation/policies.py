@@ -70,7 +70,7 @@ def _checkpoint_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
             x = obs if normalizer is None else normalizer(obs)
             return policy.act(x)  # noise None: the zero latent / the Gaussian mean
 
-    kind = "genpo" if ckpt["policy_kind"] == "flow" else "ppo"
+    kind = "genpo" if ckpt["policy_family"] == "flow" else "ppo"
     return LoadedPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
 
 

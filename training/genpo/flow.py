@@ -39,7 +39,7 @@ class FlowPolicy(nn.Module):
         flow_steps, mix_p: N and p of genpo.md.
     """
 
-    kind = "flow"
+    family = "flow"  # training/checkpoint.py POLICY_CLASSES
 
     def __init__(self, obs_dim: int, action_dim: int, cfg: FlowPolicyCfg | None = None) -> None:
         super().__init__()
