@@ -107,7 +107,7 @@ def print_result(result: dict) -> None:
     print(json.dumps(result))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m training.bench env",
         description=__doc__,
@@ -115,7 +115,4 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_arguments(parser)
     print_result(run(parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,7 +1,7 @@
 """Latency of the exported GenPO graph next to a same-size MLP, measured in one run.
 
-    python -m export.bench               # Go2-rough size: obs 235, act 12, [512, 256, 128], K 5
-    python -m export.bench --smoke       # tiny networks, few calls (CI)
+    python -m export.bench latency          # Go2-rough size: obs 235, act 12, [512, 256, 128], K 5
+    python -m export.bench latency --smoke  # tiny networks, few calls (CI)
 
 ONNX Runtime CPU, batch 1, intra_op_num_threads = inter_op_num_threads = 1, 200 warm-up calls
 then 10,000 timed ones (performance.md). Prints a table and one JSON line.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -101,9 +100,9 @@ def print_table(record: dict[str, Any]) -> None:
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m export.bench", description=__doc__.split("\n")[0]
+        prog="python -m export.bench latency", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--obs-dim", type=int, default=235, help="observation size (default 235)")
     parser.add_argument("--action-dim", type=int, default=12, help="action size (default 12)")
@@ -125,7 +124,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     print_table(record)
     print(json.dumps(record, sort_keys=True))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
