@@ -1,31 +1,26 @@
-"""`python -m deploy.bench <name>`: deploy-side benchmarks (timings only, no assertions).
+"""`python -m deploy.bench <name> [options]`: deploy-side benchmarks; `NAME --help` for options.
 
-Each benchmark lives in its own module under deploy/benchmarks/ and registers here by name with
-the function that runs it: `main(argv) -> int`. Output: a table, then one JSON line.
+Each benchmark is a module under deploy/benchmarks/ with `main(argv) -> int` that prints a
+table, then one JSON line; register it here by name (robots.cli.run_benchmark runs it).
+Timings only, no assertions.
 """
 
 from __future__ import annotations
 
-import argparse
-import importlib
 import sys
 
-# name -> "module:function"; imported lazily so one benchmark's dependencies never load another's
+from robots.cli import run_benchmark
+
 BENCHMARKS: dict[str, str] = {
-    "io": "deploy.benchmarks.io:main",
-    "fidelity": "deploy.benchmarks.fidelity:main",
-    "loop": "deploy.benchmarks.loop:main",
+    "fidelity": "deploy.benchmarks.fidelity",
+    "io": "deploy.benchmarks.io",
+    "loop": "deploy.benchmarks.loop",
 }
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m deploy.bench", description=__doc__)
-    parser.add_argument("name", choices=sorted(BENCHMARKS), help="benchmark to run")
-    args, rest = parser.parse_known_args(argv)
-    module, function = BENCHMARKS[args.name].split(":")
-    return getattr(importlib.import_module(module), function)(rest)
+    return run_benchmark("python -m deploy.bench", BENCHMARKS, argv)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

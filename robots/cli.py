@@ -1,9 +1,12 @@
-"""What every command-line tool shares: user mistakes become one sentence and exit code 2."""
+"""What every command-line tool shares: user mistakes become one sentence and exit code 2; the
+one entry point of every package's benchmarks."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Callable, TypeVar  # not collections.abc: F's bound is evaluated, 3.8 too
 
 from robots.errors import UserError
@@ -28,3 +31,24 @@ def user_errors_exit(prog: str) -> Callable[[F], F]:
         return run  # type: ignore[return-value]
 
     return wrap
+
+
+def run_benchmark(
+    prog: str, benchmarks: Mapping[str, str], argv: Sequence[str] | None = None
+) -> int:
+    """`prog <name> [options]`: every package's `python -m <package>.bench` entry point.
+
+    `benchmarks` maps a name to its module under `<package>/benchmarks/`; the module's
+    `main(argv) -> int` parses the options, prints a table and then one JSON line. Modules are
+    imported only when chosen, so one benchmark's dependencies never load another's.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    names = ", ".join(sorted(benchmarks))
+    if argv[:1] in (["-h"], ["--help"]):
+        print(f"usage: {prog} {{{names}}} [options]; `{prog} NAME --help`: a benchmark's options")
+        return 0
+    if not argv or argv[0] not in benchmarks:
+        what = f"unknown benchmark {argv[0]!r}" if argv else "no benchmark named"
+        print(f"{prog}: error: {what}; choose one of {names}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return importlib.import_module(benchmarks[argv[0]]).main(argv[1:])

@@ -1,29 +1,25 @@
-"""Benchmarks: `python -m training.bench <name> [options]`; `--help` after a name for its options.
+"""`python -m training.bench <name> [options]`: training-side benchmarks; `NAME --help` for options.
 
-Each benchmark is its own module under training/benchmarks/ exposing `main(argv) -> None`;
-register it in BENCHMARKS (imported lazily, so one benchmark's imports never slow another).
+Each benchmark is a module under training/benchmarks/ with `main(argv) -> int` that prints a
+table, then one JSON line; register it here by name (robots.cli.run_benchmark runs it).
 """
 
 from __future__ import annotations
 
-import importlib
 import sys
+
+from robots.cli import run_benchmark
 
 BENCHMARKS: dict[str, str] = {
     "algos": "training.benchmarks.algos",
-    "env": "training.envs.bench",
+    "env": "training.benchmarks.env",
     "genpo-update": "training.benchmarks.genpo_update",
 }
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if not argv or argv[0] not in BENCHMARKS:
-        names = ", ".join(sorted(BENCHMARKS))
-        print(f"usage: python -m training.bench {{{names}}} [options]", file=sys.stderr)
-        raise SystemExit(2)
-    importlib.import_module(BENCHMARKS[argv[0]]).main(argv[1:])
+def main(argv: list[str] | None = None) -> int:
+    return run_benchmark("python -m training.bench", BENCHMARKS, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -91,7 +91,7 @@ def _table(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-@user_errors_exit("deploy.bench loop")
+@user_errors_exit("python -m deploy.bench loop")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m deploy.bench loop", description=__doc__)
     p.add_argument("--robot", default="go2", help="go2 or h1 (default go2)")

@@ -127,10 +127,10 @@ def test_heading_control_and_standing() -> None:
 
 
 def test_bench_runs() -> None:
-    from training.envs import bench
+    from training.benchmarks import env as env_bench
 
     args = argparse.Namespace(task="go2_flat", num_envs=4, threads=1, steps=3, repeats=1, seed=0)
-    result = bench.run(args)
+    result = env_bench.run(args)
     assert result["env_steps_per_s"] > 0 and result["raw_env_steps_per_s"] > 0
     assert result["ratio"] == pytest.approx(
         result["env_steps_per_s"] / result["raw_env_steps_per_s"], rel=1e-2

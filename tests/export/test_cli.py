@@ -202,6 +202,6 @@ def test_help_lists_defaults(capsys) -> None:
 
 
 def test_bench_smoke(capsys) -> None:
-    assert bench.main(["--smoke"]) == 0
+    assert bench.main(["latency", "--smoke"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert '"bench": "export.latency"' in last and '"genpo_over_mlp_p50"' in last

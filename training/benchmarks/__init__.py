@@ -1,1 +1,1 @@
-"""Benchmark implementations behind `python -m training.bench`."""
+"""Benchmarks run through `python -m training.bench <name>` (registry in training/bench.py)."""

@@ -61,17 +61,17 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> int:
     args = _parse(argv)
     if args.worker:
         _worker(args, args.worker[0], int(args.worker[1]))
-        return
+        return 0
     out = args.out or Path("runs") / "bench_algos" / time.strftime("%Y%m%d-%H%M%S")
     algos = [a for a in args.algos.split(",") if a]
     unknown = sorted(set(algos) - set(ALGOS))
     if unknown:
         print(f"unknown algo(s) {', '.join(unknown)}; use: {', '.join(ALGOS)}", file=sys.stderr)
-        raise SystemExit(2)
+        return 2
     seeds = [int(s) for s in args.seeds.split(",") if s]
     runs = [(a, s) for s in seeds for a in algos]
     if not args.report_only:
@@ -79,6 +79,7 @@ def main(argv: list[str]) -> None:
     from training.benchmarks.algos_report import report
 
     report(out, runs, args)
+    return 0
 
 
 def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -> None:

@@ -294,7 +294,7 @@ def _sweep(args: argparse.Namespace, hidden: tuple[int, ...]) -> list[dict]:
     return rows
 
 
-def main(argv: list[str]) -> None:
+def main(argv: list[str]) -> int:
     args = _parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -371,3 +371,4 @@ def main(argv: list[str]) -> None:
         "genpo_over_ppo",
     )
     print(json.dumps({k: round(res[k], 3) if k in res else None for k in keys}))
+    return 0

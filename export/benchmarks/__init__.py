@@ -1,0 +1,1 @@
+"""Benchmarks run through `python -m export.bench <name>` (registry in export/bench.py)."""
