@@ -19,9 +19,9 @@ from training.normalizer import EmpiricalNormalization
 FAST = {"parity_samples": 1000, "latency_calls": 20, "latency_warmup": 2}
 
 
-def make_policy(kind: str, obs_dim: int, action_dim: int) -> torch.nn.Module:
+def make_policy(family: str, obs_dim: int, action_dim: int) -> torch.nn.Module:
     torch.manual_seed(0)
-    if kind == "flow":
+    if family == "flow":
         # Head gain 1: v is far from 0, so a wrong unroll changes the action visibly.
         # Latent std 1.5: the noise-input graph must scale its standard-normal input.
         cfg = FlowPolicyCfg(
@@ -35,15 +35,15 @@ def make_policy(kind: str, obs_dim: int, action_dim: int) -> torch.nn.Module:
     return GaussianPolicy(obs_dim, action_dim, GaussianPolicyCfg(hidden_dims=(32, 16))).eval()
 
 
-def write_checkpoint(path: Path, kind: str, robot: str = "go2", **overrides) -> Path:
+def write_checkpoint(path: Path, family: str, robot: str = "go2", **overrides) -> Path:
     contract = make_contract(get_robot(robot), "flat")
-    policy = make_policy(kind, contract.obs_dim, contract.num_actions)
+    policy = make_policy(family, contract.obs_dim, contract.num_actions)
     norm = EmpiricalNormalization(contract.obs_dim)
     norm.update(torch.randn(256, contract.obs_dim) * 2.0 + 0.3)
     payload = {
         "iteration": 7,
-        "algo": "genpo" if kind == "flow" else "ppo",
-        "policy_family": kind,
+        "algo": "genpo" if family == "flow" else "ppo",
+        "policy_family": family,
         "policy_kwargs": policy.constructor_kwargs(),
         "policy_state": policy.state_dict(),
         "obs_normalizer_state": norm.state_dict(),

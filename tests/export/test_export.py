@@ -46,9 +46,9 @@ def _run(sess: ort.InferenceSession):
     return run
 
 
-@pytest.mark.parametrize("kind", ["flow_ckpt", "ppo_ckpt"])
-def test_parity_against_the_checkpoint(kind: str, request, tmp_path: Path) -> None:
-    ckpt_path = request.getfixturevalue(kind)
+@pytest.mark.parametrize("fixture", ["flow_ckpt", "ppo_ckpt"])
+def test_parity_against_the_checkpoint(fixture: str, request, tmp_path: Path) -> None:
+    ckpt_path = request.getfixturevalue(fixture)
     result = export_checkpoint(ckpt_path, tmp_path / "out", ExportOptions(**FAST))
     assert result.onnx_path == tmp_path / "out" / "policy.onnx"
     assert result.parity_samples == 1000 and result.parity_max_abs_err <= 1e-5
