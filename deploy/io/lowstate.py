@@ -29,7 +29,7 @@ import numpy as np
 from deploy.io.crc import crc32
 from deploy.io.layout import LITTLE_ENDIAN_HEADERS, CrcGather, layout_of
 from deploy.io.remote import REMOTE_BYTES, RemoteState, decode_remote
-from deploy.io.rotation import quat_mul, quat_to_rpy, rotate_about_axis
+from robots.frames import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.compat import zip_strict
 from robots.spec import RobotSpec
 
