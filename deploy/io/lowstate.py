@@ -29,8 +29,8 @@ import numpy as np
 from deploy.io.crc import crc32
 from deploy.io.layout import LITTLE_ENDIAN_HEADERS, CrcGather, layout_of
 from deploy.io.remote import REMOTE_BYTES, RemoteState, decode_remote
-from robots.frames import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.compat import zip_strict
+from robots.frames import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.spec import RobotSpec
 
 # Plausibility margins: wide enough that a real reading near a limit is kept (the safety layers
