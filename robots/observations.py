@@ -48,8 +48,9 @@ class ObservedState:
     height_scan_m: np.ndarray | None = None  # privileged: [187] heights under the scan rays
 
 
-# compute(state, default joint positions in policy order, out [..., width]) -> None
-Compute = Callable[[ObservedState, np.ndarray, np.ndarray], None]
+if TYPE_CHECKING:  # annotations only: collections.abc.Callable[...] fails at runtime on 3.8
+    # compute(state, default joint positions in policy order, out [..., width]) -> None
+    Compute = Callable[[ObservedState, np.ndarray, np.ndarray], None]
 
 
 @dataclass(frozen=True)
