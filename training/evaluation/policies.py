@@ -1,8 +1,10 @@
 """The policy under evaluation: a training checkpoint (torch) or its exported ONNX file.
 
 Both become one callable, actor obs [N, obs] float32 -> raw executed actions [N, d], and both
-are checked against the task's policy contract first. ONNX files are read with ONNX Runtime and
-robots/artifact.py only: training never imports export/.
+are checked against the task's policy contract first (`load_eval_policy` -> `EvalPolicy`; the
+daemon's own loader is deploy/preflight.py's). ONNX files are opened with the session factory and
+tensor names of robots/policy_graph.py and read with robots/artifact.py: training never imports
+export/.
 """
 
 from __future__ import annotations
