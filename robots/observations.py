@@ -87,6 +87,10 @@ def _joints(num_joints: int, num_commands: int) -> int:
     return num_joints
 
 
+def _commands(num_joints: int, num_commands: int) -> int:
+    return num_commands
+
+
 def _fixed(width: int) -> Callable[[int, int], int]:
     return lambda num_joints, num_commands: width
 
@@ -96,7 +100,7 @@ TERMS: tuple[TermDef, ...] = (
     TermDef("base_lin_vel", _fixed(3), _copy("lin_vel_b_m_s"), noise=0.1, deployable=False),
     TermDef("base_ang_vel", _fixed(3), _copy("gyro_rad_s"), noise=0.2),
     TermDef("projected_gravity", _fixed(3), _gravity, noise=0.05),
-    TermDef("velocity_commands", lambda j, c: c, _copy("command"), delayed=False),
+    TermDef("velocity_commands", _commands, _copy("command"), delayed=False),
     TermDef("joint_pos", _joints, _joint_pos, noise=0.01),
     TermDef("joint_vel", _joints, _copy("dq_rad_s"), noise=1.5),
     TermDef("actions", _joints, _copy("last_action"), delayed=False),
