@@ -25,8 +25,8 @@ from deploy.io.lowstate import LowStateParser, RobotState
 from deploy.io.source import SourceWatch
 from deploy.metrics import LoopMetrics
 from deploy.motion import StandTrajectory, blend
-from deploy.observation import projected_gravity
 from deploy.recorder import FlightRecorder
+from robots.frames import projected_gravity
 from safety import (
     Cause,
     Guards,

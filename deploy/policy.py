@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
-import onnxruntime as ort
 
 from robots.artifact import ARTIFACT_KEY
 from robots.errors import UserError
+from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 
 
 class PolicyRuntime(Protocol):
@@ -45,33 +45,27 @@ class OrtPolicy:
     name = "onnxruntime"
 
     def __init__(self, path: str | Path) -> None:
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+            self.session = ort_session(path)
         except Exception as exc:  # ORT raises its own exception types for a bad file
             raise UserError(f"cannot load policy {path}: {exc}") from None
-        inputs = self.session.get_inputs()
-        output = self.session.get_outputs()[0]
-        self.obs = np.zeros(_width(inputs[0].shape, inputs[0].name), dtype=np.float32)[None]
-        self.noise = (
-            np.zeros(_width(inputs[1].shape, inputs[1].name), dtype=np.float32)[None]
-            if len(inputs) > 1
-            else None
-        )
-        self.action = np.zeros(_width(output.shape, output.name), dtype=np.float32)[None]
+        inputs = {i.name: i for i in self.session.get_inputs()}
+        outputs = {o.name: o for o in self.session.get_outputs()}
+        if OBS_INPUT not in inputs or ACTIONS_OUTPUT not in outputs:
+            raise UserError(
+                f"policy {path} has inputs {sorted(inputs)} and outputs {sorted(outputs)}; "
+                f"a genpo policy reads {OBS_INPUT!r} and writes {ACTIONS_OUTPUT!r}"
+            )
+        self.obs = _buffer(inputs[OBS_INPUT])
+        self.noise = _buffer(inputs[NOISE_INPUT]) if NOISE_INPUT in inputs else None
+        self.action = _buffer(outputs[ACTIONS_OUTPUT])
         self._binding = self.session.io_binding()
-        self._bind(inputs[0].name, self.obs)
+        self._bind(OBS_INPUT, self.obs)
         if self.noise is not None:
-            self._bind(inputs[1].name, self.noise)
+            self._bind(NOISE_INPUT, self.noise)
         self._binding.bind_output(
-            output.name, "cpu", 0, np.float32, self.action.shape, self.action.ctypes.data
+            ACTIONS_OUTPUT, "cpu", 0, np.float32, self.action.shape, self.action.ctypes.data
         )
-        self._input_names = [i.name for i in inputs]
-        self._output_name = output.name
         self.obs = self.obs[0]  # views: the builder writes obs in place, the binding sees it
         self.action = self.action[0]
 
@@ -106,16 +100,16 @@ def run_rows(
     return out
 
 
-def _width(shape: list, name: str) -> int:
-    last = shape[-1] if shape else None
+def _buffer(tensor: Any) -> np.ndarray:  # an onnxruntime NodeArg
+    """A zeroed [1, width] float32 buffer for a graph tensor of fixed last dimension."""
+    last = tensor.shape[-1] if tensor.shape else None
     if not isinstance(last, int) or last <= 0:
-        raise UserError(f"policy tensor {name!r} has no fixed width (shape {shape})")
-    return last
+        raise UserError(f"policy tensor {tensor.name!r} has no fixed width (shape {tensor.shape})")
+    return np.zeros(last, dtype=np.float32)[None]
 
 
-def load_runtime(path: str | Path, log: Callable[[str], None] = print) -> PolicyRuntime:
+def load_runtime(path: str | Path) -> PolicyRuntime:
     """The ONNX Runtime policy for `path` (also the reader of its artifact metadata)."""
-    del log  # kept for a uniform signature with engine_runtime
     return OrtPolicy(path)
 
 

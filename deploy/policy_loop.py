@@ -51,10 +51,7 @@ class PolicyLoop:
         self.period_s = contract.control_dt_s
         self.sticks = sticks
         self.command = np.zeros(3) if fixed_command is None else np.array(fixed_command)
-        a = contract.action
-        self.offset = np.asarray(a.offset, dtype=np.float64)
-        self.scale = a.scale
-        self.clip = np.inf if a.clip is None else a.clip
+        self.action_map = contract.action
         self.last_action = np.zeros(contract.num_actions, dtype=np.float32)
         self.metrics = metrics
         self.recorder = recorder
@@ -95,7 +92,8 @@ class PolicyLoop:
         action = self.runtime.infer()
         infer_us = (time.perf_counter_ns() - t0) * 1e-3
         bad = bad or finite_action(action)
-        targets = self.offset + self.scale * np.clip(action, -self.clip, self.clip)
+        # A fresh array: the command loop keeps reading it after this tick releases the lock.
+        targets = self.action_map.targets(action)
         self.last_action[:] = action
         self.seq += 1
         with self.lock:

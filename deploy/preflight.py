@@ -58,7 +58,7 @@ def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print
     and outputs fit the contract, and the golden vectors reproduce on this machine."""
     if not path.is_file():
         raise UserError(f"policy file {path} does not exist; pass --policy PATH")
-    runtime = load_runtime(path, log)
+    runtime = load_runtime(path)
     text = runtime.metadata()
     if text is None:
         raise UserError(f"{path} carries no genpo artifact metadata; export it with genpo-export")

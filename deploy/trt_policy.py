@@ -15,6 +15,7 @@ import numpy as np
 
 from deploy.policy import run_rows
 from robots.errors import UserError
+from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
 
 
 class TrtUnavailable(UserError):
@@ -59,26 +60,26 @@ class TrtPolicy:
         self.noise = np.zeros(noise_dim, dtype=np.float32) if noise_dim else None
         self.action = np.zeros(action_dim, dtype=np.float32)
         self._stream = _check(self._cudart.cudaStreamCreate())
-        self._host = {"obs": self.obs, "actions": self.action}
+        self._host = {OBS_INPUT: self.obs, ACTIONS_OUTPUT: self.action}
         if self.noise is not None:
-            self._host["noise"] = self.noise
+            self._host[NOISE_INPUT] = self.noise
         self._device = {}
         for name, array in self._host.items():
             ptr = _check(self._cudart.cudaMalloc(array.nbytes))
             self._device[name] = ptr
             self.context.set_tensor_address(name, ptr)
-            if name != "actions":
+            if name != ACTIONS_OUTPUT:
                 self.context.set_input_shape(name, (1, array.shape[0]))
         # Everything infer() passes to CUDA, resolved once (it runs on the control loop's path).
         copy = self._cudart.cudaMemcpyKind
         self._h2d_copies = [
             (self._device[name], array.ctypes.data, array.nbytes, copy.cudaMemcpyHostToDevice)
             for name, array in self._host.items()
-            if name != "actions"
+            if name != ACTIONS_OUTPUT
         ]
         self._d2h_copy = (
             self.action.ctypes.data,
-            self._device["actions"],
+            self._device[ACTIONS_OUTPUT],
             self.action.nbytes,
             copy.cudaMemcpyDeviceToHost,
         )

@@ -38,6 +38,7 @@ from robots.contract import PolicyContract, make_contract
 from robots.errors import UserError
 from robots.files import writable_dir
 from robots.machine import cpu_model
+from robots.policy_graph import NOISE_INPUT, OBS_INPUT
 from robots.spec import RobotSpec
 from training.genpo import FlowPolicy
 from training.normalizer import EmpiricalNormalization
@@ -192,9 +193,9 @@ def measure_latency(
     """Deploy-like latency: batch 1, one intra-op and one inter-op thread, CPU provider."""
     if opts.latency_calls <= 0:
         return None
-    feed = {"obs": np.zeros((1, desc.obs_dim), dtype=np.float32)}
+    feed = {OBS_INPUT: np.zeros((1, desc.obs_dim), dtype=np.float32)}
     if desc.noise_dim:
-        feed["noise"] = np.zeros((1, desc.noise_dim), dtype=np.float32)
+        feed[NOISE_INPUT] = np.zeros((1, desc.noise_dim), dtype=np.float32)
     stats = latency_us(lambda: sess.run(None, feed), opts.latency_warmup, opts.latency_calls)
     return {
         **stats,

@@ -35,6 +35,7 @@ from export.verify import check_finite, sample_observations
 from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32
 from robots.errors import UserError, first_line
+from robots.policy_graph import ACTIONS_OUTPUT, OBS_INPUT
 
 
 def _load(path: Path) -> onnx.ModelProto:
@@ -48,12 +49,12 @@ def _load(path: Path) -> onnx.ModelProto:
 
 def _check_io(model: onnx.ModelProto, path: Path, obs_dim: int, action_dim: int) -> None:
     inputs, outputs = io_sizes(model)
-    if list(inputs) != ["obs"] or list(outputs) != ["actions"]:
+    if list(inputs) != [OBS_INPUT] or list(outputs) != [ACTIONS_OUTPUT]:
         raise UserError(
             f"'{path}' has inputs {list(inputs)} and outputs {list(outputs)}; expected one input "
-            "'obs' and one output 'actions' (IsaacLab's rsl_rl policy export)"
+            f"{OBS_INPUT!r} and one output {ACTIONS_OUTPUT!r} (IsaacLab's rsl_rl policy export)"
         )
-    got_obs, got_act = inputs["obs"][-1], outputs["actions"][-1]
+    got_obs, got_act = inputs[OBS_INPUT][-1], outputs[ACTIONS_OUTPUT][-1]
     if got_obs != obs_dim or got_act != action_dim:
         raise UserError(
             f"'{path}' maps {got_obs} observations to {got_act} actions but the contract needs "

@@ -13,6 +13,7 @@ import numpy as np
 
 from robots.artifact import ARTIFACT_KEY, FORMAT, SCHEMA_VERSION
 from robots.contract import PolicyContract
+from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
 from robots.spec import RobotSpec
 
 __all__ = ["ARTIFACT_KEY", "PolicyDescription", "build_document", "file_sha256", "robot_facts"]
@@ -36,7 +37,7 @@ class PolicyDescription:
 
     @property
     def inputs(self) -> list[str]:
-        return ["obs", "noise"] if self.noise == "input" else ["obs"]
+        return [OBS_INPUT, NOISE_INPUT] if self.noise == "input" else [OBS_INPUT]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,7 +50,7 @@ class PolicyDescription:
             "mix_p": self.mix_p,
             "source": self.source,
             "inputs": self.inputs,
-            "output": "actions",
+            "output": ACTIONS_OUTPUT,
         }
 
 

@@ -1,4 +1,4 @@
-"""torch -> ONNX export, graph checks, metadata writing and ONNX Runtime sessions.
+"""torch -> ONNX export, graph checks, metadata writing and ONNX Runtime runners.
 
 Exporter choice: the TorchScript-based exporter (`dynamo=False`) at opset 17. On the unrolled
 Go2-rough flow both exporters gave the same ORT latency (within noise) once Mish is written in
@@ -31,6 +31,7 @@ from torch import nn
 
 from robots.errors import UserError
 from robots.files import write_bytes_atomic
+from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 
 OPSET = 17
 EXPORTER = "torchscript"
@@ -49,11 +50,11 @@ class ExportError(UserError):
 def export_module(module: nn.Module, obs_dim: int, noise_dim: int = 0) -> onnx.ModelProto:
     """Export `module(obs[, noise]) -> actions` with a dynamic batch axis; returns the model."""
     args: tuple[torch.Tensor, ...] = (torch.zeros(1, obs_dim),)
-    names = ["obs"]
+    names = [OBS_INPUT]
     if noise_dim:
         args += (torch.zeros(1, noise_dim),)
-        names.append("noise")
-    axes = {name: {0: "batch"} for name in [*names, "actions"]}
+        names.append(NOISE_INPUT)
+    axes = {name: {0: "batch"} for name in [*names, ACTIONS_OUTPUT]}
     buffer = io.BytesIO()
     with warnings.catch_warnings():  # the TorchScript exporter's deprecation notice
         warnings.simplefilter("ignore")
@@ -62,7 +63,7 @@ def export_module(module: nn.Module, obs_dim: int, noise_dim: int = 0) -> onnx.M
             args,
             buffer,
             input_names=names,
-            output_names=["actions"],
+            output_names=[ACTIONS_OUTPUT],
             dynamic_axes=axes,
             opset_version=OPSET,
             do_constant_folding=True,
@@ -122,17 +123,9 @@ def save_model(model: onnx.ModelProto, path: Path) -> None:
     write_bytes_atomic(path, model.SerializeToString())
 
 
-def session(model: onnx.ModelProto | str | Path, threads: int = 1) -> ort.InferenceSession:
-    """A CPU session with the deploy settings: all graph optimisations, one thread each."""
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Fatal only: a failure also raises, and callers turn it into one sentence for the user.
-    opts.log_severity_level = 4
-    source = model.SerializeToString() if isinstance(model, onnx.ModelProto) else str(model)
-    return ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
+def session(model: onnx.ModelProto) -> ort.InferenceSession:
+    """The deploy-configured session (robots/policy_graph.py) of an in-memory model."""
+    return ort_session(model.SerializeToString())
 
 
 def runner(sess: ort.InferenceSession) -> Callable[..., np.ndarray]:

@@ -19,6 +19,7 @@ from export.verify import latency_us
 from robots.artifact import GOLDEN_ATOL_FP16, GOLDEN_ATOL_FP32, parse_artifact, verify_golden
 from robots.errors import UserError
 from robots.files import write_bytes_atomic, write_text_atomic
+from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
 
 MAX_BATCH = 1024  # optimisation-profile upper bound of the dynamic batch axis
 
@@ -58,7 +59,7 @@ def build_engine(
     if fp16:
         config.set_flag(trt.BuilderFlag.FP16)
     profile = builder.create_optimization_profile()
-    for name, width in (("obs", obs_dim), ("noise", noise_dim)):
+    for name, width in ((OBS_INPUT, obs_dim), (NOISE_INPUT, noise_dim)):
         if width:
             profile.set_shape(name, (1, width), (1, width), (MAX_BATCH, width))
     config.add_optimization_profile(profile)
@@ -82,7 +83,7 @@ class TrtRunner:
         self.stream = torch.cuda.Stream()
 
     def __call__(self, obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
-        inputs = {"obs": obs} if noise is None else {"obs": obs, "noise": noise}
+        inputs = {OBS_INPUT: obs} if noise is None else {OBS_INPUT: obs, NOISE_INPUT: noise}
         batch = len(obs)
         keep = []  # device tensors must outlive the asynchronous execution
         for name, value in inputs.items():
@@ -91,11 +92,11 @@ class TrtRunner:
             self.context.set_tensor_address(name, t.data_ptr())
             keep.append(t)
         out = torch.empty(
-            (batch, *tuple(self.context.get_tensor_shape("actions"))[1:]),
+            (batch, *tuple(self.context.get_tensor_shape(ACTIONS_OUTPUT))[1:]),
             device="cuda",
             dtype=torch.float32,
         )
-        self.context.set_tensor_address("actions", out.data_ptr())
+        self.context.set_tensor_address(ACTIONS_OUTPUT, out.data_ptr())
         with torch.cuda.stream(self.stream):
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise RuntimeError("TensorRT execution failed")

@@ -2,9 +2,9 @@
 
 Training environments build observations from it, the exporter writes it into the artifact, and
 the deploy daemon reads it back. Term order, dims, scales and clips travel with the policy, so a
-wrong scale or joint order can never be introduced by hand-copying settings.
-
-Processing per term (IsaacLab order): value -> noise (training only) -> clip -> scale.
+wrong scale or joint order can never be introduced by hand-copying settings. The terms themselves
+(width, computation, noise, clip, scale) are registered once in robots/observations.py; the
+action map computes joint targets itself (`ActionMap.targets`).
 """
 
 from __future__ import annotations
@@ -12,18 +12,17 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from robots.errors import UserError
+from robots.observations import OBS_CLIP, TERMS, TERRAINS
 from robots.spec import RobotSpec
 
 SCHEMA_VERSION = 1
 COMMAND_NAMES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
-HEIGHT_SCAN_DIM = 187  # 17 x 11 rays, 0.1 m grid over 1.6 m x 1.0 m (IsaacLab rough tasks)
-# legged_gym's clip_observations: IsaacLab applies none, but a bound keeps a sensor glitch
-# (a joint-velocity spike) from pushing the network far outside anything seen in training.
-OBS_CLIP = 100.0
-TERRAINS = ("flat", "rough")
 # Sim-to-sim fidelity: a steady-state speed leaves out this much from the start of walking (an
 # evaluation episode's start from rest; the daemon's POLICY phase after its blend-in), so
 # genpo-eval and genpo-deploy --sim report comparable means under a constant command.
@@ -53,6 +52,25 @@ class ActionMap:
     scale: float
     offset: tuple[float, ...]  # default joint positions in policy order
     clip: float | None = None  # IsaacLab applies no action clip
+
+    @cached_property
+    def _offset(self) -> np.ndarray:
+        return np.asarray(self.offset, dtype=np.float64)
+
+    def targets(self, action: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Joint targets (rad, policy order) of actions [..., J]: offset + scale * clip(action).
+
+        Float64; written into `out` when given (the caller then owns reuse of that buffer).
+        """
+        if out is None:
+            out = np.empty(np.shape(action), dtype=np.float64)
+        if self.clip is None:
+            np.copyto(out, action)
+        else:
+            np.clip(action, -self.clip, self.clip, out=out)
+        out *= self.scale
+        out += self._offset
+        return out
 
 
 @dataclass(frozen=True)
@@ -201,24 +219,22 @@ def make_contract(robot: RobotSpec, terrain: str, control_dt_s: float = 0.02) ->
     """
     if terrain not in TERRAINS:
         raise ContractError(f"unknown terrain {terrain!r}; choose one of {TERRAINS}")
-    n = robot.num_joints
-    critic = [ObsTerm("base_lin_vel", 3, deployable=False)]
-    actor = [
-        ObsTerm("base_ang_vel", 3),
-        ObsTerm("projected_gravity", 3),
-        ObsTerm("velocity_commands", 3),
-        ObsTerm("joint_pos", n),
-        ObsTerm("joint_vel", n),
-        ObsTerm("actions", n),
-    ]
-    critic += actor
-    if terrain == "rough":
-        critic.append(ObsTerm("height_scan", HEIGHT_SCAN_DIM, clip=1.0, deployable=False))
+    critic = tuple(
+        ObsTerm(
+            name=t.name,
+            dim=t.width(robot.num_joints, len(COMMAND_NAMES)),
+            scale=t.scale,
+            clip=t.clip,
+            deployable=t.deployable,
+        )
+        for t in TERMS
+        if terrain in t.terrains
+    )
     return PolicyContract(
         robot=robot.name,
         task=f"{robot.name}_{terrain}",
-        obs_terms=tuple(actor),
-        critic_terms=tuple(critic),
+        obs_terms=tuple(t for t in critic if t.deployable),
+        critic_terms=critic,
         action=ActionMap(
             joint_names=robot.policy_joint_names,
             scale=robot.action_scale,

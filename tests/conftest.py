@@ -20,7 +20,9 @@ if "MENAGERIE_ROOT" not in os.environ and _OFFLINE_MODELS.is_dir():
 # only): every test under ROBOT_SIDE is marked robot_side; tests in MIXED carry the mark one by
 # one. Below Python 3.10 nothing else is collected: the rest needs torch or mujoco.
 ROBOT_SIDE = ("tests/test_layers.py", "tests/robots/test_compat.py", "tests/robots/test_config.py",
-              "tests/robots/test_contract.py", "tests/safety", "tests/deploy_io",
+              "tests/robots/test_contract.py", "tests/robots/test_frames.py",
+              "tests/robots/test_observations.py", "tests/robots/test_policy_graph.py",
+              "tests/safety", "tests/deploy_io",
               "tests/deploy/test_deploy_units.py")  # fmt: skip
 MIXED = ("tests/deploy/test_deploy_e2e.py",)
 

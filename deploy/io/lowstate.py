@@ -29,8 +29,8 @@ import numpy as np
 from deploy.io.crc import crc32
 from deploy.io.layout import LITTLE_ENDIAN_HEADERS, CrcGather, layout_of
 from deploy.io.remote import REMOTE_BYTES, RemoteState, decode_remote
-from deploy.io.rotation import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.compat import zip_strict
+from robots.frames import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.spec import RobotSpec
 
 # Plausibility margins: wide enough that a real reading near a limit is kept (the safety layers
@@ -221,8 +221,7 @@ class _FrameFilter:
         rate = float(s.dq_rad_s[self._imu_index])
         axis = self._imu_axis_t
         s.quat_wxyz[:] = imu_to_root_quat(s.imu_quat_raw, axis, angle)
-        gyro = [g - a * rate for g, a in zip_strict(s.imu_gyro_raw.tolist(), axis)]
-        s.gyro_rad_s[:] = rotate_about_axis(axis, angle, gyro)
+        s.gyro_rad_s[:] = imu_to_root_gyro(s.imu_gyro_raw, axis, angle, rate)
         # orientation only; lever-arm terms neglected
         s.accel_m_s2[:] = rotate_about_axis(axis, angle, s.accel_m_s2.tolist())
         s.rpy_rad[:] = quat_to_rpy(s.quat_wxyz)
@@ -321,6 +320,15 @@ class LeanLowStateParser(_FrameFilter):
             self._remote_raw, self._remote_state = remote, decode_remote(remote)
         s.remote = self._remote_state
         return self.commit(self.crc_accepts(int(u32[self._crc_word]), self._crc.crc(raw)))
+
+
+def imu_to_root_gyro(
+    imu_gyro: np.ndarray, axis: Sequence[float], angle_rad: float, rate_rad_s: float
+) -> list[float]:
+    """Root angular velocity (root frame) from the IMU link's: the joint's own rate removed,
+    then rotated back through the joint."""
+    gyro = [g - a * rate_rad_s for g, a in zip_strict(imu_gyro.tolist(), axis)]
+    return rotate_about_axis(axis, angle_rad, gyro)
 
 
 def imu_to_root_quat(imu_quat: np.ndarray, axis: Sequence[float], angle_rad: float) -> np.ndarray:

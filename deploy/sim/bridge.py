@@ -17,9 +17,9 @@ from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
 from deploy.io.channels import DdsNode
 from deploy.io.crc import crc32, crc_ok
-from deploy.io.rotation import quat_to_rpy
 from deploy.sim.faults import DelayLine, FaultConfig
 from deploy.sim.model import MotorCommand
+from robots.frames import quat_to_rpy
 from robots.spec import RobotSpec
 
 POWER_V = 28.8  # a charged battery (Go2 pack nominal 28.8 V)

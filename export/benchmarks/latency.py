@@ -22,6 +22,7 @@ from export.graph import reference_action, unrolled_module
 from export.onnx_io import export_module, runner, session
 from export.verify import latency_us, max_abs_error
 from robots.machine import cpu_model
+from robots.policy_graph import OBS_INPUT
 from training.config import FlowPolicyCfg, GaussianPolicyCfg
 from training.gaussian import GaussianPolicy
 from training.genpo import FlowPolicy
@@ -43,7 +44,7 @@ class NaiveFlow(nn.Module):
 def _measure(module: nn.Module, obs_dim: int, warmup: int, calls: int) -> dict[str, Any]:
     model = export_module(module, obs_dim)
     sess = session(model)
-    feed = {"obs": np.zeros((1, obs_dim), dtype=np.float32)}
+    feed = {OBS_INPUT: np.zeros((1, obs_dim), dtype=np.float32)}
     stats = latency_us(lambda: sess.run(None, feed), warmup, calls)
     return {**stats, "nodes": len(model.graph.node), "_run": runner(sess)}
 

@@ -17,7 +17,7 @@ from deploy.commands import StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.metrics import Samples
 from deploy.motion import StandTrajectory, blend
-from deploy.observation import ObservationBuilder, projected_gravity
+from deploy.observation import ObservationBuilder
 from deploy.policy import OrtPolicy
 from deploy.preflight import default_policy_path, load_policy
 from deploy.recorder import FlightRecorder, read_log
@@ -26,6 +26,8 @@ from robots import GO2, H1
 from robots.artifact import ARTIFACT_KEY
 from robots.contract import make_contract
 from robots.errors import UserError
+from robots.frames import projected_gravity
+from robots.policy_graph import OBS_INPUT
 from tests.conftest import REPO
 
 
@@ -106,7 +108,7 @@ def test_stand_trajectory_bounds_joint_speed_and_starts_at_measured_pose():
 def test_ort_runtime_matches_session_run_and_golden(artifacts):
     rt = OrtPolicy(artifacts["go2"])
     obs = np.random.default_rng(0).standard_normal((5, rt.obs.shape[0])).astype(np.float32)
-    ref = rt.session.run(None, {"obs": obs})[0]
+    ref = rt.session.run(None, {OBS_INPUT: obs})[0]
     np.testing.assert_array_equal(rt.run_batch(obs), ref)
     loaded = load_policy(artifacts["go2"], GO2)
     assert loaded.golden_err < 1e-5 and len(loaded.sha256) == 64

@@ -9,8 +9,8 @@ from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowState_
 from deploy.io.crc import stamp_crc
 from deploy.io.lowstate import LowStateParser
 from deploy.io.remote import RemoteState, encode_remote, key_mask
-from deploy.io.rotation import axis_angle_matrix, axis_angle_quat, quat_mul
 from robots import GO2, H1
+from robots.frames import axis_angle_matrix, axis_angle_quat, quat_mul
 
 
 def _message(robot, q_slots: np.ndarray, imu_quat, imu_gyro):

@@ -109,7 +109,7 @@ def test_action_latency_delays_targets() -> None:
     env = make_env("go2_flat", num_envs=2, seed=0, overrides=overrides)
     env.actions = np.ones((2, 12))
     targets = env._substep_targets()
-    new = env.default_q + env.action_scale
+    new = env.default_q + env.contract.action.scale
     assert np.allclose(targets[:, :2], env.default_q) and np.allclose(targets[:, 2:], new)
 
 

@@ -24,12 +24,13 @@ from robots.artifact import (
     verify_golden,
 )
 from robots.contract import make_contract
+from robots.policy_graph import ort_session
 from tests.export.conftest import FAST
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
 
 
 def _session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return ort_session(path)
 
 
 def _meta(path: Path) -> str:

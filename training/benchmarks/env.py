@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     shape = (args.steps, args.num_envs, env.num_actions)
     actions = torch.randn(shape, generator=gen) * ACTION_STD
-    targets = env.default_q + env.action_scale * actions.double().numpy()
+    targets = env.contract.action.targets(actions.double().numpy())
     targets = targets[:, :, np.argsort(env.backend.compiled.actuator_ids)]
 
     physics_share = []

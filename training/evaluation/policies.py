@@ -1,8 +1,10 @@
 """The policy under evaluation: a training checkpoint (torch) or its exported ONNX file.
 
 Both become one callable, actor obs [N, obs] float32 -> raw executed actions [N, d], and both
-are checked against the task's policy contract first. ONNX files are read with ONNX Runtime and
-robots/artifact.py only: training never imports export/.
+are checked against the task's policy contract first (`load_eval_policy` -> `EvalPolicy`; the
+daemon's own loader is deploy/preflight.py's). ONNX files are opened with the session factory and
+tensor names of robots/policy_graph.py and read with robots/artifact.py: training never imports
+export/.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,14 +22,15 @@ from robots import get_robot
 from robots.artifact import ARTIFACT_KEY, parse_artifact, verify_golden
 from robots.contract import PolicyContract
 from robots.errors import UserError
+from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
 
 Act = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
-class LoadedPolicy:
-    """What runs, and where it came from."""
+class EvalPolicy:
+    """The policy under evaluation: what runs, and where it came from."""
 
     act: Act
     source: str  # "checkpoint" or "onnx"
@@ -35,7 +39,7 @@ class LoadedPolicy:
     trained_task: str | None  # the contract's task, when the file carries one
 
 
-def load_policy(path: str | Path, contract: PolicyContract) -> LoadedPolicy:
+def load_eval_policy(path: str | Path, contract: PolicyContract) -> EvalPolicy:
     """Load `path` (.onnx: exported artifact, else checkpoint) for a task with `contract`."""
     path = Path(path)
     if not path.is_file():
@@ -50,7 +54,7 @@ def load_policy(path: str | Path, contract: PolicyContract) -> LoadedPolicy:
 # ----- checkpoint ---------------------------------------------------------------------------
 
 
-def _checkpoint_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
+def _checkpoint_policy(path: Path, contract: PolicyContract) -> EvalPolicy:
     ckpt = load_checkpoint(path)
     trained = None
     if ckpt.get("robot_contract") is not None:
@@ -71,13 +75,13 @@ def _checkpoint_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
             return policy.act(x)  # noise None: the zero latent / the Gaussian mean
 
     kind = "genpo" if ckpt["policy_family"] == "flow" else "ppo"
-    return LoadedPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
+    return EvalPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
 
 
 # ----- ONNX ---------------------------------------------------------------------------------
 
 
-def _onnx_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
+def _onnx_policy(path: Path, contract: PolicyContract) -> EvalPolicy:
     sess = _session(path)
     text = sess.get_modelmeta().custom_metadata_map.get(ARTIFACT_KEY)
     if text is None:
@@ -94,36 +98,30 @@ def _onnx_policy(path: Path, contract: PolicyContract) -> LoadedPolicy:
     def act(obs: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(run(obs.cpu().numpy().astype(np.float32)))
 
-    return LoadedPolicy(act, "onnx", artifact.policy.kind, path, artifact.contract.task)
+    return EvalPolicy(act, "onnx", artifact.policy.kind, path, artifact.contract.task)
 
 
-def _session(path: Path):
-    import onnxruntime as ort  # deferred: only ONNX evaluations need it
-
-    opts = ort.SessionOptions()
-    # Deploy-like: one thread, and the 2-core machine is shared.
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
+def _session(path: Path) -> Any:
     try:
-        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        return ort_session(path)  # onnxruntime loads only here: checkpoint evaluations skip it
     except Exception as exc:  # ORT raises its own exception types for unreadable files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"'{path}' is not a readable ONNX model ({first})") from None
 
 
-def _runner(sess, noise_dim: int) -> Callable[..., np.ndarray]:
+def _runner(sess: Any, noise_dim: int) -> Callable[..., np.ndarray]:
     """run(obs [B, obs], noise [B, 2d] = zeros) -> actions [B, d]; loops on fixed batch-1 graphs."""
     fixed_batch = sess.get_inputs()[0].shape[0] == 1
 
     def run(obs: np.ndarray, noise: np.ndarray | None = None) -> np.ndarray:
         if fixed_batch and len(obs) != 1:
             return np.concatenate([run(obs[i : i + 1]) for i in range(len(obs))])
-        feed = {"obs": obs}
+        feed = {OBS_INPUT: obs}
         if noise_dim:
-            feed["noise"] = (
+            feed[NOISE_INPUT] = (
                 noise if noise is not None else np.zeros((len(obs), noise_dim), np.float32)
             )
-        return sess.run(["actions"], feed)[0]
+        return sess.run([ACTIONS_OUTPUT], feed)[0]
 
     return run
 

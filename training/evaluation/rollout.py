@@ -14,7 +14,7 @@ from robots.contract import make_contract
 from robots.errors import UserError
 from training.evaluation.metrics import EpisodeMetrics
 from training.evaluation.play import play_overrides
-from training.evaluation.policies import LoadedPolicy, load_policy
+from training.evaluation.policies import EvalPolicy, load_eval_policy
 from training.evaluation.scripted import ScriptedCommand, schedule
 from training.tasks import make_env, task_config
 
@@ -48,7 +48,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     play = play_overrides(cfg, opts.duration_s) + tuple(opts.overrides)
     cfg = task_config(opts.task, play)
     contract = make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt)
-    policy = load_policy(opts.policy_path, contract)
+    policy = load_eval_policy(opts.policy_path, contract)
     env = make_env(opts.task, opts.episodes, opts.seed, overrides=play)
     if opts.commands in ("scripted", "constant"):
         segments = _segments(opts, env.commands.ranges)
@@ -92,7 +92,7 @@ def _segments(opts: EvalOptions, ranges: np.ndarray) -> list[tuple[str, float, n
     return [("constant", 0.0, command)]
 
 
-def _run(env, policy: LoadedPolicy, metrics: EpisodeMetrics, recorder) -> None:
+def _run(env, policy: EvalPolicy, metrics: EpisodeMetrics, recorder) -> None:
     """Step until every env has ended its first episode (the time-out is the duration)."""
     obs = env.get_observations()["policy"]
     live = np.ones(env.num_envs, dtype=bool)

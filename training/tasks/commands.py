@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.envs.quat import wrap_to_pi
+from robots.frames import wrap_to_pi
 from training.tasks.config import CommandCfg
 
 

@@ -1,29 +1,20 @@
-"""Actor and critic observations, built only from the policy contract's term lists.
+"""Actor and critic observations of the training environment: noise and latency on top of the
+contract's term table.
 
-Per term, IsaacLab's order: value -> noise (uniform, additive) -> clip -> scale. The actor's
-sensed terms can be delayed by a per-env number of policy steps (observation latency); the
-command and the policy's own last action are never delayed, as on the robot.
+Terms, their computation from a (batched) robot state, noise half-widths, clips and scales all
+come from robots/observations.py, the code the deploy daemon runs too. Here, per term, IsaacLab's
+order: value -> noise (uniform, additive) -> clip -> scale. The actor's sensed terms can be
+delayed by a per-env number of policy steps (observation latency); terms the table marks
+undelayed (the command, the policy's own last action) never are, as on the robot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
-from robots.contract import ObsTerm, PolicyContract
+from robots.contract import PolicyContract
+from robots.observations import ObservationLayout, ObservedState
 from training.tasks.config import ObsCfg
-
-# IsaacLab's additive uniform noise half-widths per term (isaaclab_velocity.md section 3).
-NOISE = {
-    "base_lin_vel": 0.1,
-    "base_ang_vel": 0.2,
-    "projected_gravity": 0.05,
-    "joint_pos": 0.01,
-    "joint_vel": 1.5,
-    "height_scan": 0.1,
-}
-UNDELAYED = ("velocity_commands", "actions")  # known to the policy itself, never stale
 
 # Height-scan grid (IsaacLab GridPattern 1.6 m x 1.0 m at 0.1 m, x varying fastest).
 SCAN_X_M = np.linspace(-0.8, 0.8, 17)
@@ -39,8 +30,8 @@ def scan_points(pos: np.ndarray, yaw: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return pos[:, 0:1] + c * gx - s * gy, pos[:, 1:2] + s * gx + c * gy
 
 
-class ObservationBuilder:
-    """Turns a dict of raw term values into the flat actor / critic vectors of the contract."""
+class TrainingObservations:
+    """Turns a batched robot state into the flat actor / critic vectors of the contract."""
 
     def __init__(
         self,
@@ -53,60 +44,46 @@ class ObservationBuilder:
         self.contract = contract
         self.cfg = cfg
         self.rng = rng
-        self.actor_terms = contract.obs_terms
-        self.critic_terms = contract.critic_terms
+        self.actor_layout = ObservationLayout(contract)
+        self.critic_layout = ObservationLayout(contract, critic=True)
         self.delay = np.zeros(num_envs, dtype=np.int64)
         # Ring of raw actor vectors, newest at index 0: [max_delay + 1, N, obs_dim].
         self.history = np.zeros((max_delay + 1, num_envs, contract.obs_dim))
-        self.delayed_cols = np.concatenate(
-            [np.full(t.dim, t.name not in UNDELAYED) for t in self.actor_terms]
-        )
-        self.actor_noise = self._noise_widths(self.actor_terms, cfg.noise)
-        self.critic_noise = self._noise_widths(self.critic_terms, cfg.noise and cfg.noise_critic)
-        self.actor_clip, self.actor_scale = _clip_scale(self.actor_terms)
-        self.critic_clip, self.critic_scale = _clip_scale(self.critic_terms)
+        self.actor_noise = self._noise_widths(self.actor_layout, cfg.noise)
+        self.critic_noise = self._noise_widths(self.critic_layout, cfg.noise and cfg.noise_critic)
 
-    def _noise_widths(self, terms: tuple[ObsTerm, ...], enabled: bool) -> np.ndarray | None:
-        if not enabled:
-            return None
-        return np.concatenate(
-            [np.full(t.dim, NOISE.get(t.name, 0.0) * self.cfg.noise_scale) for t in terms]
-        )
+    def _noise_widths(self, layout: ObservationLayout, enabled: bool) -> np.ndarray | None:
+        return layout.noise * self.cfg.noise_scale if enabled else None
 
-    def reset(self, ids: np.ndarray, values: Mapping[str, np.ndarray], delay: np.ndarray) -> None:
+    def reset(self, ids: np.ndarray, state: ObservedState, delay: np.ndarray) -> None:
         """Fill the history of envs `ids` with their current values (no stale past episode)."""
-        raw = _concat(self.actor_terms, values)[ids]
+        raw = _raw(self.actor_layout, state)[ids]
         self.history[:, ids] = raw[None]
         self.delay[ids] = delay
 
-    def actor(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+    def actor(self, state: ObservedState) -> np.ndarray:
         """[N, obs_dim] actor observation; pushes the current values into the latency ring."""
-        raw = _concat(self.actor_terms, values)
+        raw = _raw(self.actor_layout, state)
         if len(self.history) > 1:
             self.history = np.roll(self.history, 1, axis=0)
             self.history[0] = raw
             stale = self.history[self.delay, np.arange(raw.shape[0])]
-            raw = np.where(self.delayed_cols, stale, raw)
-        return self._process(raw, self.actor_noise, self.actor_clip, self.actor_scale)
+            raw = np.where(self.actor_layout.delayed, stale, raw)
+        return self._process(raw, self.actor_noise, self.actor_layout)
 
-    def critic(self, values: Mapping[str, np.ndarray]) -> np.ndarray:
+    def critic(self, state: ObservedState) -> np.ndarray:
         """[N, critic_obs_dim] critic observation (privileged terms, no latency)."""
-        raw = _concat(self.critic_terms, values)
-        return self._process(raw, self.critic_noise, self.critic_clip, self.critic_scale)
+        raw = _raw(self.critic_layout, state)
+        return self._process(raw, self.critic_noise, self.critic_layout)
 
     def _process(
-        self, raw: np.ndarray, noise: np.ndarray | None, clip: np.ndarray, scale: np.ndarray
+        self, raw: np.ndarray, noise: np.ndarray | None, layout: ObservationLayout
     ) -> np.ndarray:
         if noise is not None:
             raw = raw + noise * self.rng.uniform(-1.0, 1.0, size=raw.shape)
-        return np.clip(raw, -clip, clip) * scale
+        return layout.clip_scale(raw)
 
 
-def _concat(terms: tuple[ObsTerm, ...], values: Mapping[str, np.ndarray]) -> np.ndarray:
-    return np.concatenate([values[t.name] for t in terms], axis=1)
-
-
-def _clip_scale(terms: tuple[ObsTerm, ...]) -> tuple[np.ndarray, np.ndarray]:
-    clip = np.concatenate([np.full(t.dim, np.inf if t.clip is None else t.clip) for t in terms])
-    scale = np.concatenate([np.full(t.dim, t.scale) for t in terms])
-    return clip, scale
+def _raw(layout: ObservationLayout, state: ObservedState) -> np.ndarray:
+    """[N, dim] raw term values of a batched state."""
+    return layout.compute(state, np.empty((len(state.q_rad), layout.dim)))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from robots import frames
 from robots.spec import RobotSpec
-from training.envs import quat
 from training.envs.model import CompiledModel
 from training.envs.terrain import Terrain
 from training.tasks.config import TaskCfg
@@ -66,7 +66,7 @@ class ResetSampler:
         offset = self.rng.uniform(-c.reset_pose_xy_m, c.reset_pose_xy_m, size=(n, 2))
         qpos[:, 0:2] = self.origins[ids, :2] + offset
         qpos[:, 2] = self.origins[ids, 2] + self.init_height_m
-        qpos[:, 3:7] = quat.from_yaw(self.rng.uniform(-c.reset_yaw_rad, c.reset_yaw_rad, size=n))
+        qpos[:, 3:7] = frames.from_yaw(self.rng.uniform(-c.reset_yaw_rad, c.reset_yaw_rad, size=n))
         qvel[:, 0:6] = self.rng.uniform(-c.reset_velocity, c.reset_velocity, size=(n, 6))
         scale = self.rng.uniform(*c.reset_joint_scale, size=(n, len(self.default_q)))
         qpos[:, self.qpos_adr] = np.clip(self.default_q * scale, self.soft_lo, self.soft_hi)

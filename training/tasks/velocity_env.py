@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from robots import UserError, get_robot
+from robots import UserError, frames, get_robot
 from robots.contract import make_contract
-from training.envs import quat
+from robots.observations import ObservedState
 from training.envs.backend import MujocoBackend
 from training.envs.model import compile_model
 from training.envs.terrain import Terrain
@@ -23,7 +23,7 @@ from training.tasks.commands import VelocityCommand
 from training.tasks.config import TaskCfg
 from training.tasks.contacts import ContactTimers
 from training.tasks.env_state import env_state, load_env_state
-from training.tasks.observations import SCAN_OFFSET_M, ObservationBuilder, scan_points
+from training.tasks.observations import SCAN_OFFSET_M, TrainingObservations, scan_points
 from training.tasks.resets import ResetSampler
 
 CONTACT_HISTORY = 3  # IsaacLab's contact sensor keeps the last 3 physics steps
@@ -56,7 +56,7 @@ class VelocityEnv(VecEnv):
         self.commands = VelocityCommand(cfg.commands, self.robot.command_ranges, num_envs, self.rng)
         self.resets = ResetSampler(cfg, self.robot, compiled, self.terrain, num_envs, self.rng)
         dr = cfg.domain_rand
-        self.obs = ObservationBuilder(
+        self.obs = TrainingObservations(
             self.contract, cfg.observations, num_envs, dr.obs_latency_policy_steps[1], self.rng
         )
         self.timers = ContactTimers(num_envs, len(compiled.foot_force_adr), self.sim_dt)
@@ -78,7 +78,6 @@ class VelocityEnv(VecEnv):
         names = self.robot.policy_joint_names
         self.default_q = self.robot.values("default_q_rad", names)
         self.soft_lo, self.soft_hi = self.robot.soft_limits(names)
-        self.action_scale = self.contract.action.scale
         joint = self.cfg.scan_yaw_joint
         self._scan_yaw_col = names.index(joint) if joint else None
 
@@ -158,7 +157,7 @@ class VelocityEnv(VecEnv):
 
     def _substep_targets(self) -> np.ndarray:
         """[N, decimation, J] joint targets per physics step, delayed by the action latency."""
-        targets = self.default_q + self.action_scale * self.actions
+        targets = self.contract.action.targets(self.actions)
         if len(self.target_history) == 1 and not self.action_latency.any():
             return np.broadcast_to(
                 targets[:, None], (self.num_envs, self.decimation, targets.shape[1])
@@ -174,12 +173,12 @@ class VelocityEnv(VecEnv):
         ang_vel_b = b.root_ang_vel_b.copy()
         lin_vel_w = b.root_lin_vel_w.copy()
         return rw.StepState(
-            lin_vel_b=quat.rotate_inverse(q, lin_vel_w),
+            lin_vel_b=frames.rotate_inverse(q, lin_vel_w),
             ang_vel_b=ang_vel_b,
             lin_vel_w=lin_vel_w,
-            ang_vel_w=quat.rotate(q, ang_vel_b),
-            yaw=quat.yaw_of(q),
-            projected_gravity=quat.projected_gravity(q),
+            ang_vel_w=frames.rotate(q, ang_vel_b),
+            yaw=frames.yaw_of(q),
+            projected_gravity=frames.projected_gravity(q),
             commands=self.commands.command.copy(),
             joint_pos=b.joint_pos,
             joint_vel=b.joint_vel,
@@ -238,7 +237,7 @@ class VelocityEnv(VecEnv):
         self.action_latency[ids] = self.rng.integers(lo, hi + 1, size=len(ids))
         self.commands.resample(ids)
         lo, hi = dr.obs_latency_policy_steps
-        self.obs.reset(ids, self._obs_values(), self.rng.integers(lo, hi + 1, size=len(ids)))
+        self.obs.reset(ids, self._observed_state(), self.rng.integers(lo, hi + 1, size=len(ids)))
 
     def _push(self) -> None:
         self.push_time_left_s -= self.control_dt
@@ -252,29 +251,26 @@ class VelocityEnv(VecEnv):
     # ----- observations ---------------------------------------------------------------------
 
     def _yaw(self) -> np.ndarray:
-        return quat.yaw_of(self.backend.root_quat)
+        return frames.yaw_of(self.backend.root_quat)
 
-    def _obs_values(self) -> dict[str, np.ndarray]:
-        """Raw (noise-free) value of every contract term, from the current state."""
+    def _observed_state(self) -> ObservedState:
+        """The batched state every contract term is computed from (robots/observations.py)."""
         b = self.backend
-        q = b.root_quat
-        values = {
-            "base_lin_vel": quat.rotate_inverse(q, b.root_lin_vel_w),
-            "base_ang_vel": b.root_ang_vel_b.copy(),
-            "projected_gravity": quat.projected_gravity(q),
-            "velocity_commands": self.commands.command.copy(),
-            "joint_pos": b.joint_pos - self.default_q,
-            "joint_vel": b.joint_vel,
-            "actions": self.actions.copy(),
-        }
-        if self.terrain is not None:
-            values["height_scan"] = self._height_scan()
-        return values
+        return ObservedState(
+            quat_wxyz=b.root_quat,
+            gyro_rad_s=b.root_ang_vel_b,
+            command=self.commands.command,
+            q_rad=b.joint_pos,
+            dq_rad_s=b.joint_vel,
+            last_action=self.actions,
+            lin_vel_b_m_s=frames.rotate_inverse(b.root_quat, b.root_lin_vel_w),
+            height_scan_m=None if self.terrain is None else self._height_scan(),
+        )
 
     def _height_scan(self) -> np.ndarray:
         """[N, 187] scanner height above the ground under each ray, minus 0.5 m."""
         pos = self.backend.root_pos
-        yaw = quat.yaw_of(self.backend.root_quat)
+        yaw = frames.yaw_of(self.backend.root_quat)
         if self._scan_yaw_col is not None:
             yaw = yaw + self.backend.joint_pos[:, self._scan_yaw_col]
         x, y = scan_points(pos, yaw)
@@ -282,10 +278,10 @@ class VelocityEnv(VecEnv):
 
     def compute_observations(self) -> dict[str, torch.Tensor]:
         """Observations of the current state (also what get_observations returns next)."""
-        values = self._obs_values()
+        state = self._observed_state()
         return {
-            "policy": self._tensor(self.obs.actor(values), torch.float32),
-            "critic": self._tensor(self.obs.critic(values), torch.float32),
+            "policy": self._tensor(self.obs.actor(state), torch.float32),
+            "critic": self._tensor(self.obs.critic(state), torch.float32),
         }
 
     def _tensor(self, x: np.ndarray, dtype: torch.dtype | None = None) -> torch.Tensor:
