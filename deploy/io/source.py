@@ -1,6 +1,6 @@
 """What kind of LowState source the daemon is talking to, and what it is waiting for.
 
-Three jobs the command loop hands over, each a few lines of state:
+Three jobs the motor loop hands over, each a few lines of state:
 
 - Freshness tick. The watchdog trusts an advancing `tick`. Unitree's own simulator
   (unitree_mujoco's simulate_python) never sets it: with `sim_sources` (`--sim`) a source whose
@@ -32,7 +32,7 @@ _NO_REMOTE = RemoteState()
 
 
 class SourceWatch:
-    """Per-source bookkeeping used by the command loop (one writer: the command loop)."""
+    """Per-source bookkeeping used by the motor loop (one writer: the motor loop)."""
 
     def __init__(
         self,
