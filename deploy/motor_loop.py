@@ -122,7 +122,7 @@ class MotorLoop:
         self.metrics = metrics
         self.recorder = recorder
         self.log = log
-        self.source = source if source is not None else SourceWatch(log)
+        self.source = source or SourceWatch(log, remote_silent_s=settings.remote.silent_s)
         sc = settings.safety
         self.state_dog = StateWatchdog(sc.state_hold_s, sc.state_damp_s)
         self.motors = MotorHealth(sc.motor_thresholds())

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from deploy.config import RemoteCfg
 from deploy.io.remote import RemoteState
 
 TICKLESS_FRAMES = 50  # ~0.25 s of unitree_mujoco's 200 Hz LowState
@@ -39,7 +40,7 @@ class SourceWatch:
         log: Callable[[str], None],
         sim_sources: bool = False,
         where: str = "rt/lowstate",
-        remote_silent_s: float = 2.0,
+        remote_silent_s: float = RemoteCfg.silent_s,
     ) -> None:
         self.log = log
         self.sim_sources = sim_sources
