@@ -134,7 +134,7 @@ class MotorLoop:
         self.state_ns = 0  # when the current state was taken from DDS
         self._prev_keys = 0
         # The last *published* targets: every message's rate limit is anchored here, so two
-        # publishes within one command period (policy + regular tick) share one max_step.
+        # publishes within one motor period (policy + regular tick) share one max_step.
         self.prev_targets = np.array(default_q, dtype=np.float64)
         self._stand: StandTrajectory | None = None
         self._blend_from = self.prev_targets.copy()

@@ -21,7 +21,7 @@ if "MENAGERIE_ROOT" not in os.environ and _OFFLINE_MODELS.is_dir():
 # one. Below Python 3.10 nothing else is collected: the rest needs torch or mujoco.
 ROBOT_SIDE = ("tests/test_layers.py", "tests/robots/test_compat.py", "tests/robots/test_config.py",
               "tests/robots/test_contract.py", "tests/safety", "tests/deploy_io",
-              "tests/deploy/test_deploy_units.py")  # fmt: skip
+              "tests/deploy/test_deploy_units.py", "tests/deploy/test_loops.py")  # fmt: skip
 MIXED = ("tests/deploy/test_deploy_e2e.py",)
 
 
