@@ -144,6 +144,27 @@ def prepare(args: argparse.Namespace) -> Plan:
     return Plan(robot, cfg, policy, keys, damping, limits)
 
 
+def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:
+    """The flight recorder, opened before DDS: an unwritable --log or a disk without room for
+    recorder.max_bytes is refused here, with nothing on the wire."""
+    if args.no_log:
+        return None
+    robot, cfg, policy = plan.robot, plan.cfg, plan.policy
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(args.log) / f"deploy_{robot.name}_{stamp}.mcap"
+    rec = FlightRecorder.open_checked(path, cfg.recorder.max_bytes, cfg.recorder.flush_s, log)
+    rec.record(time.monotonic_ns(), "/deploy/header", {
+        "robot": robot.name,
+        "policy_path": str(policy.path.resolve()),
+        "artifact_sha256": policy.sha256,
+        "task": policy.artifact.contract.task,
+        "command": args.cmd,
+        "sim": args.sim,
+        "config": to_dict(cfg),
+    })  # fmt: skip
+    return rec
+
+
 def build_daemon(
     *,
     args: argparse.Namespace,
@@ -198,27 +219,6 @@ def _sim_control(args: argparse.Namespace, cfg: DeployCfg):
     from deploy.sim.control import SimControlClient  # stdlib-only module: no mujoco import
 
     return SimControlClient(cfg.sim.control_port, timeout_s=0.2)
-
-
-def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:
-    """The flight recorder, opened before DDS: an unwritable --log or a disk without room for
-    recorder.max_bytes is refused here, with nothing on the wire."""
-    if args.no_log:
-        return None
-    robot, cfg, policy = plan.robot, plan.cfg, plan.policy
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path(args.log) / f"deploy_{robot.name}_{stamp}.mcap"
-    rec = FlightRecorder.open_checked(path, cfg.recorder.max_bytes, cfg.recorder.flush_s, log)
-    rec.record(time.monotonic_ns(), "/deploy/header", {
-        "robot": robot.name,
-        "policy_path": str(policy.path.resolve()),
-        "artifact_sha256": policy.sha256,
-        "task": policy.artifact.contract.task,
-        "command": args.cmd,
-        "sim": args.sim,
-        "config": to_dict(cfg),
-    })  # fmt: skip
-    return rec
 
 
 def run(args: argparse.Namespace) -> int:

@@ -114,3 +114,33 @@ def test_damping_message_is_built_and_checked_once():
     for bad in (-2.0, float("nan"), 0.0, 1e6):
         with pytest.raises(EnvelopeError):
             build_damping(GO2, bad)
+
+
+class _Kept:
+    """A LowCmd writer that keeps (kp, kd, q) of slot 0 of every message."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, float, float]] = []
+
+    def write(self, msg) -> None:
+        m = msg.motor_cmd[int(GO2.sdk_indices[0])]
+        self.sent.append((m.kp, m.kd, m.q))
+
+
+def test_failure_before_the_daemon_exists_still_damps_with_the_configured_kd(
+    artifacts, monkeypatch
+):
+    """Building the daemon raises (after the link opened): the same prebuilt message still goes
+    out through the link's publish path, EXIT_DAMPING_MESSAGES times."""
+    POLICY[:] = [artifacts["go2"]]
+    args = _args()
+    plan = cli.prepare(args)
+    wire = _Kept()
+
+    def broken(**_kw):
+        raise Injected("injected fault")
+
+    monkeypatch.setattr(cli, "build_daemon", broken)
+    result, code = cli.drive(args, plan, standing_link(GO2, wire), None)
+    assert code == 1 and "injected fault" in result["error"], result
+    assert wire.sent == [(0.0, KD, POS_STOP)] * EXIT_DAMPING_MESSAGES
