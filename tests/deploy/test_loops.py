@@ -212,20 +212,27 @@ def test_estop_damps_within_the_tick_that_sees_it(mode):
 def test_stale_state_holds_the_last_targets_then_damps_at_the_thresholds():
     rig = Rig()
     s = rig.cfg.safety
-    rig.to_stand_done()
-    held = rig.wire.sent[-1][0]
+    hold_ns, damp_ns = round(s.state_hold_s * 1e9), round(s.state_damp_s * 1e9)
+    calf = GO2.joints[2]
+    rig.robot.standing.msg.motor_state[calf.sdk_index].q = calf.default_q_rad + 0.3
+    rig.ticks_until(lambda: rig.shared.mode is Mode.PASSIVE)
+    rig.press("Start")
+    rig.tick(20)
+    assert rig.shared.mode is Mode.STAND and not rig.shared.stand_done  # targets still moving
     rig.robot.silent = True
     stopped_ns = rig.motor.state_ns
-    while rig.clock.now + rig.period_ns - stopped_ns <= s.state_damp_s * 1e9:
+    sent = []  # (LowState age (ns) when the published message was prepared, its targets)
+    while rig.shared.mode is Mode.STAND:
         rig.tick()
-        q, kp, _ = rig.wire.sent[-1]
-        assert rig.shared.mode is Mode.STAND
-        np.testing.assert_array_equal(q, held)  # hold: the same targets, still under kp
-        assert np.all(kp > 0)
-    rig.tick()
+        sent.append((rig.clock.now - stopped_ns - rig.period_ns, rig.wire.sent[-1][0]))
+    tripped_ns = sent.pop()[0] + rig.period_ns  # that tick published damping at once
+    moving = [q for age, q in sent if age <= hold_ns]
+    held = [q for age, q in sent if age > hold_ns]
+    assert len({q.tobytes() for q in moving}) > 2, "the stand trajectory kept going while fresh"
+    assert held and all(np.array_equal(q, moving[-1]) for q in held)  # hold the last targets
+    assert damp_ns < tripped_ns <= damp_ns + rig.period_ns
     assert rig.shared.mode is Mode.DAMP and rig.wire.last_is_damping()
     assert rig.metrics.safety_events == [str(Cause.STALE_STATE)]
-    assert (rig.clock.now - stopped_ns) * 1e-9 > s.state_damp_s
 
 
 def test_policy_blends_in_from_the_stand_targets_over_blend_s():
