@@ -15,7 +15,6 @@ import argparse
 import json
 import signal
 import sys
-import threading
 import time
 import traceback
 from dataclasses import dataclass
@@ -24,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from deploy.command_loop import Chords, CommandLoop, Shared
 from deploy.commands import StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
-from deploy.damping import EXIT_DAMPING_MESSAGES, build_damping, publish_damping
+from deploy.damping import build_damping, exit_damping
+from deploy.link import RobotLink, open_link
 from deploy.metrics import LoopMetrics
+from deploy.motor_loop import Chords, MotorLoop, Shared
 from deploy.policy import time_inference
 from deploy.policy_loop import PolicyLoop
 from deploy.preflight import LoadedPolicy, default_policy_path, load_policy
@@ -45,7 +45,6 @@ from deploy.validate import (
 from robots import get_robot
 from robots.cli import user_errors_exit
 from robots.config import to_dict
-from robots.errors import UserError
 from robots.spec import RobotSpec
 from safety import Cause, JointLimits, joint_limits
 
@@ -87,11 +86,11 @@ class Plan:
     """Everything checked before DDS opens: what the daemon runs with."""
 
     robot: RobotSpec
-    cfg: DeployCfg
-    policy: LoadedPolicy
-    keys: Chords
-    damping: Any  # the prebuilt damping LowCmd (deploy.damping)
-    limits: JointLimits
+    cfg: DeployCfg  # defaults <- configs/deploy/ <- --set, inside the envelope
+    policy: LoadedPolicy  # the artifact, its golden vectors reproduced on this runtime
+    keys: Chords  # the remote's e-stop, stand and policy chords
+    damping: Any  # the prebuilt damping LowCmd (deploy.damping.build_damping), never rewritten
+    limits: JointLimits  # soft limits, rate and torque bounds the motor loop enforces
 
 
 def chords(cfg: DeployCfg) -> Chords:
@@ -145,85 +144,6 @@ def prepare(args: argparse.Namespace) -> Plan:
     return Plan(robot, cfg, policy, keys, damping, limits)
 
 
-def open_robot(args: argparse.Namespace, robot: RobotSpec) -> dict[str, Any]:
-    """DDS node, LowCmd writer, LowState reader, foreign-writer monitor (imports DDS lazily so
-    refusals never touch it)."""
-    from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
-
-    from deploy.io.channels import SIM_DOMAIN, open_dds
-    from deploy.io.foreign import ForeignWriterMonitor
-    from deploy.io.lean import make_loop_io
-
-    if robot.idl_family != "go":
-        raise UserError(f"{robot.name} uses unitree_{robot.idl_family} messages; not wired yet")
-    domain = args.domain if args.domain is not None else (SIM_DOMAIN if args.sim else 0)
-    iface = args.iface or ("lo" if args.sim and args.ip is None else None)
-    node = open_dds(domain, iface=iface, ip=args.ip)
-    if not args.sim and robot.name == "go2":
-        from deploy.io.sport_mode import release_sport_mode
-
-        release_sport_mode(domain, log=log)
-    writer = node.writer(robot.topics.lowcmd, LowCmd_)
-    # No listener: the command loop takes samples itself, so LowState deserialization runs in
-    # the loop that needs it instead of a DDS thread holding the GIL.
-    reader = node.reader(robot.topics.lowstate, LowState_)
-    loop_io = make_loop_io(args.io, robot, reader, writer, LowState_, allow_crcless=args.sim,
-                           log=log)  # fmt: skip
-    where = f"{robot.topics.lowstate} (DDS domain {domain}, interface {node.iface})"
-    # One LowCmd writer (ours) and one LowState writer (the robot) may exist; more trips.
-    monitors = (ForeignWriterMonitor(node, robot.topics.lowcmd, (writer,)),
-                ForeignWriterMonitor(node, robot.topics.lowstate, tolerated=1))  # fmt: skip
-    return {"node": node, "writer": writer, "reader": reader, "loop_io": loop_io,
-            "where": where, "monitors": monitors}  # fmt: skip
-
-
-def build_daemon(args, plan: Plan, io: dict[str, Any], recorder) -> Daemon:
-    from deploy.io.source import SourceWatch
-
-    robot, cfg, policy = plan.robot, plan.cfg, plan.policy
-    contract = policy.artifact.contract
-    shared = Shared(artifact_ok=True, budget_ok=budget_gate(policy, cfg))
-    metrics = LoopMetrics(cfg.timing.command_hz)
-    command = CommandLoop(
-        shared, io["loop_io"].take, io["loop_io"].parser, io["loop_io"].builder,
-        io["loop_io"].publish, plan.limits, plan.keys, cfg, np.array(contract.action.offset),
-        plan.damping, contract.control_dt_s, metrics, recorder, log,
-        SourceWatch(log, sim_sources=args.sim, where=io["where"],
-                    remote_silent_s=cfg.remote.silent_s),
-    )  # fmt: skip
-    sticks = None
-    fixed = None
-    if args.cmd is not None:
-        fixed = fixed_command(args.cmd, contract.command_ranges)
-    else:
-        sticks = StickCommand(contract.command_ranges, cfg.commands.deadband,
-                              cfg.commands.slew_per_s)  # fmt: skip
-    policy_loop = PolicyLoop(
-        shared, command, threading.Lock(), policy.runtime, contract, sticks, fixed,
-        metrics, recorder, log,
-    )  # fmt: skip
-    monitors = io.get("monitors", ())
-    sim_control = _sim_control(args, cfg)
-    options = RunOptions(
-        auto=args.auto,
-        duration_s=args.duration,
-        sim=args.sim,
-        sim_truth=sim_control.truth if sim_control else None,
-        release_band=sim_control.release_band if sim_control else None,
-        foreign_writers=lambda: sum(len(m.poll()) for m in monitors),
-        nominal_height_m=robot.nominal_base_height_m,
-    )
-    return Daemon(cfg, shared, command, policy_loop, metrics, recorder, options, log)
-
-
-def _sim_control(args: argparse.Namespace, cfg: DeployCfg):
-    if not args.sim or cfg.sim.control_port <= 0:
-        return None
-    from deploy.sim.control import SimControlClient  # stdlib-only module: no mujoco import
-
-    return SimControlClient(cfg.sim.control_port, timeout_s=0.2)
-
-
 def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:
     """The flight recorder, opened before DDS: an unwritable --log or a disk without room for
     recorder.max_bytes is refused here, with nothing on the wire."""
@@ -245,8 +165,66 @@ def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None
     return rec
 
 
+def build_daemon(
+    *,
+    args: argparse.Namespace,
+    plan: Plan,
+    link: RobotLink,
+    recorder: FlightRecorder | None,
+) -> Daemon:
+    """The two loops and their supervisor over an open link (the inference budget is timed
+    here, on the machine and at the priority the policy will run at)."""
+    from deploy.io.source import SourceWatch
+
+    robot, cfg, policy = plan.robot, plan.cfg, plan.policy
+    contract = policy.artifact.contract
+    io = link.loop_io
+    shared = Shared(artifact_ok=True, budget_ok=budget_gate(policy, cfg))
+    metrics = LoopMetrics(cfg.timing.command_hz)
+    source = SourceWatch(log, sim_sources=args.sim, where=link.where,
+                         remote_silent_s=cfg.remote.silent_s)  # fmt: skip
+    motor = MotorLoop(
+        shared=shared, take=io.take, parser=io.parser, builder=io.builder, publish=io.publish,
+        limits=plan.limits, chords=plan.keys, settings=cfg,
+        default_q=np.array(contract.action.offset), damping_msg=plan.damping,
+        policy_period_s=contract.control_dt_s, metrics=metrics, recorder=recorder, log=log,
+        source=source,
+    )  # fmt: skip
+    fixed = None if args.cmd is None else fixed_command(args.cmd, contract.command_ranges)
+    sticks = None
+    if fixed is None:
+        sticks = StickCommand(contract.command_ranges, cfg.commands.deadband,
+                              cfg.commands.slew_per_s)  # fmt: skip
+    policy_loop = PolicyLoop(
+        shared=shared, motor=motor, runtime=policy.runtime, contract=contract, sticks=sticks,
+        fixed_command=fixed, metrics=metrics, recorder=recorder, log=log,
+    )  # fmt: skip
+    sim_control = _sim_control(args, cfg)
+    options = RunOptions(
+        auto=args.auto,
+        duration_s=args.duration,
+        sim=args.sim,
+        nominal_height_m=robot.nominal_base_height_m,
+        sim_truth=sim_control.truth if sim_control else None,
+        release_band=sim_control.release_band if sim_control else None,
+        foreign_monitors=link.monitors,
+    )
+    return Daemon(cfg=cfg, shared=shared, motor=motor, policy=policy_loop, metrics=metrics,
+                  recorder=recorder, options=options, log=log)  # fmt: skip
+
+
+def _sim_control(args: argparse.Namespace, cfg: DeployCfg):
+    if not args.sim or cfg.sim.control_port <= 0:
+        return None
+    from deploy.sim.control import SimControlClient  # stdlib-only module: no mujoco import
+
+    return SimControlClient(cfg.sim.control_port, timeout_s=0.2)
+
+
 def run(args: argparse.Namespace) -> int:
-    plan = prepare(args)  # refusals happen here and in open_recorder, before DDS
+    """The operator's procedure: prepare (every refusal, before DDS) -> open the link -> build
+    the daemon -> run it; the robot ends damped and one JSON line comes out."""
+    plan = prepare(args)
     recorder = open_recorder(args, plan)
     p = plan.policy
     log(f"policy {p.path} ({p.artifact.contract.task}, sha256 {p.sha256[:12]}, golden "
@@ -254,29 +232,31 @@ def run(args: argparse.Namespace) -> int:
     if recorder is not None:
         log(f"flight recorder: {recorder.path}")
     try:
-        io = open_robot(args, plan.robot)
+        link = open_link(plan.robot, sim=args.sim, domain=args.domain, iface=args.iface,
+                         ip=args.ip, io_path=args.io, log=log)  # fmt: skip
     except BaseException:
         if recorder is not None:
             recorder.close()
         raise
     try:
-        result, code = drive(args, plan, io, recorder)
+        result, code = drive(args, plan, link, recorder)
     finally:
         if recorder is not None:
             recorder.close()
-        close_robot(io)
+        link.close()
     print(json.dumps(result), flush=True)
     return code
 
 
 def drive(
-    args: argparse.Namespace, plan: Plan, io: dict[str, Any], recorder: FlightRecorder | None
+    args: argparse.Namespace, plan: Plan, link: RobotLink, recorder: FlightRecorder | None
 ) -> tuple[dict[str, Any], int]:
-    """Build and run the daemon on open DDS; whatever happens the robot ends damped (the
-    prebuilt message) and a result comes back: (JSON line content, exit code)."""
+    """Build and run the daemon on an open link; whatever happens the robot ends damped (the
+    prebuilt message, through deploy.damping.exit_damping) and a result comes back: (JSON line
+    content, exit code)."""
     daemon = None
     try:
-        daemon = build_daemon(args, plan, io, recorder)
+        daemon = build_daemon(args=args, plan=plan, link=link, recorder=recorder)
 
         def on_signal(signum: int, _frame: Any) -> None:
             daemon.signal = Cause.SIGNAL
@@ -290,12 +270,13 @@ def drive(
         return result, 0 if "error" not in result else 1
     except BaseException as exc:  # any failure still ends damped, with the JSON line
         traceback.print_exc()
-        period_s = 1.0 / plan.cfg.timing.command_hz
         if daemon is not None:
             daemon.stop.set()
             daemon.final_damping()
-        else:
-            publish_damping(io["writer"].write, plan.damping, EXIT_DAMPING_MESSAGES, period_s, log)
+        else:  # no loop exists yet: the same message through the link's publish path
+            io = link.loop_io
+            period_s = 1.0 / plan.cfg.timing.command_hz
+            exit_damping(io.publish, io.builder.wire(plan.damping), period_s, log)
         return _failed_result(daemon, exc), 1
 
 
@@ -308,12 +289,6 @@ def _failed_result(daemon: Daemon | None, exc: BaseException) -> dict[str, Any]:
         except Exception:  # the line must still come out
             result = {}
     return {**result, "error": f"{exc!r}"}
-
-
-def close_robot(io: dict[str, Any]) -> None:
-    """Drop the DDS entities in order (monitor, reader, writer) while the process is intact."""
-    for key in ("monitors", "loop_io", "reader", "writer"):
-        io.pop(key, None)
 
 
 def check(args: argparse.Namespace) -> int:

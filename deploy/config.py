@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from robots.config import load_config
+from safety import MotorThresholds
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "deploy"
 MAX_EXTRA_KD = 5.0  # motion.extra_kd above this would mask, not compensate, a damping gap
@@ -14,7 +15,7 @@ MAX_EXTRA_KD = 5.0  # motion.extra_kd above this would mask, not compensate, a d
 
 @dataclass(frozen=True)
 class SafetyCfg:
-    """Thresholds of the safety layers run by the command loop."""
+    """Thresholds of the safety layers run by the motor loop."""
 
     max_tilt_deg: float = 60.0  # roll or pitch beyond this -> DAMP
     target_speed_factor: float = 1.0  # rate limit = factor x joint velocity limit
@@ -28,6 +29,15 @@ class SafetyCfg:
     min_battery_v: float = 0.0
     budget_share: float = 0.25  # refuse POLICY when inference p99 exceeds this share of a period
     foreign_poll_s: float = 0.2  # how often discovery is checked for another rt/lowcmd writer
+
+    def motor_thresholds(self) -> MotorThresholds:
+        """The motor and battery thresholds above, in the form safety.MotorHealth checks."""
+        return MotorThresholds(
+            max_lost_per_window=self.max_lost_per_window,
+            lost_window_s=self.lost_window_s,
+            max_temperature_c=self.max_temperature_c,
+            min_battery_v=self.min_battery_v,
+        )
 
 
 @dataclass(frozen=True)
@@ -71,7 +81,7 @@ class TimingCfg:
     command_hz: float = 500.0
     spin_us: float = 100.0  # sleep until this long before a deadline, then spin (measured:
     # SCHED_FIFO wake-ups land within ~100 us p99 on a stock kernel)
-    rt_priority: int = 80  # SCHED_FIFO priority of the command loop (policy loop: one less)
+    rt_priority: int = 80  # SCHED_FIFO priority of the motor loop (policy loop: one less)
     helper_priority: int = 50  # SCHED_FIFO for DDS, recorder and supervisor threads
     cpus: tuple[int, ...] = ()  # CPUs to pin the daemon to; empty = leave as is
     budget_calls: int = 1000  # inference calls timed by the budget gate at start

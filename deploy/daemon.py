@@ -1,8 +1,8 @@
 """The daemon: two real-time loop threads and a supervisor (the main thread).
 
-Command loop: `CommandLoop.tick` at absolute deadlines (default 500 Hz), SCHED_FIFO when allowed.
-Policy loop: `PolicyLoop.tick` every control period, half a command period off the command
-ticks; each output is published at once through an extra command-loop tick.
+Motor loop: `MotorLoop.tick` at absolute deadlines (`timing.command_hz`, default 500 Hz),
+SCHED_FIFO when allowed. Policy loop: `PolicyLoop.tick` every control period, half a motor period
+off the motor ticks; each output is published at once through an extra motor-loop publish.
 Supervisor (10 Hz): --auto timer, --duration, signals, foreign-publisher poll, sim ground truth,
 periodic metrics; it ends the run only after damping has been published, and publishes damping
 itself after the loops stop (and from any loop that dies by exception).
@@ -13,16 +13,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from deploy.command_loop import CommandLoop, Shared
 from deploy.config import DeployCfg
-from deploy.damping import EXIT_DAMPING_MESSAGES, publish_damping
+from deploy.damping import exit_damping
 from deploy.metrics import LoopMetrics
+from deploy.motor_loop import MotorLoop, Shared
 from deploy.policy_loop import PolicyLoop
 from deploy.recorder import FlightRecorder
 from deploy.timing import (
@@ -36,45 +35,51 @@ from robots.contract import STEADY_SETTLE_S
 from safety import Cause, Mode, foreign_publisher
 
 SUPERVISOR_PERIOD_S = 0.1
-FINAL_LOCK_WAIT_S = 0.5  # a loop stuck holding the lock must not keep damping off the wire
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunOptions:
-    auto: bool
-    duration_s: float | None
+    """How this run ends and what the supervisor watches besides the loops."""
+
+    auto: bool  # --auto: walk CONNECT -> PASSIVE -> STAND -> POLICY on a timer
+    duration_s: float | None  # --duration: DAMP and exit after this long; None: until a signal
     sim: bool  # --sim: the final line carries the sim-only metrics (null without ground truth)
-    sim_truth: Callable[[], dict[str, Any]] | None  # genpo-sim ground truth (control channel)
-    release_band: Callable[[], None] | None  # genpo-sim: let go of the elastic band (H1)
-    foreign_writers: Callable[[], int] | None  # other rt/lowcmd writers + extra rt/lowstate ones
-    nominal_height_m: float
+    nominal_height_m: float  # the robot's standing base height (a fall is below half of it)
+    sim_truth: Callable[[], dict[str, Any]] | None = None  # genpo-sim ground truth
+    release_band: Callable[[], None] | None = None  # genpo-sim: let go of the elastic band (H1)
+    # Writer lists to check with safety.foreign_publisher: objects with `poll() -> list` and
+    # `tolerated: int` (deploy.io.foreign.ForeignWriterMonitor).
+    foreign_monitors: tuple[Any, ...] = ()
 
 
 class Daemon:
     def __init__(
         self,
+        *,
         cfg: DeployCfg,
         shared: Shared,
-        command: CommandLoop,
+        motor: MotorLoop,
         policy: PolicyLoop,
         metrics: LoopMetrics,
         recorder: FlightRecorder | None,
         options: RunOptions,
         log: Callable[[str], None],
+        clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.cfg = cfg
         self.s = shared
-        self.command = command
+        self.motor = motor
         self.policy = policy
         self.metrics = metrics
         self.recorder = recorder
         self.opts = options
         self.log = log
+        self.clock = clock
         self.stop = threading.Event()
         self.signal: Cause | None = None
-        self._t0 = time.monotonic()
         self.failed: BaseException | None = None
-        self._cmd_lock = policy.lock  # one LowCmd writer at a time: the loops, then the supervisor
+        self._t0_ns = self._next_foreign_ns = clock()
+        self._next_print_ns = self._t0_ns + int(cfg.timing.metrics_every_s * 1e9)
         # (height, velocity error^2, forward speed, s in POLICY) sampled in POLICY after blend-in
         self._truth: list[tuple[float, float, float, float]] = []
         self._min_height = np.inf
@@ -90,9 +95,7 @@ class Daemon:
         deadline = self.origin_ns + phase_ns
         try:
             while not self.stop.is_set():
-                now = sleep_until_ns(deadline, spin_ns)
-                with self._cmd_lock if name == "command" else nullcontext():
-                    tick(now)
+                tick(sleep_until_ns(deadline, spin_ns))
                 deadline, _ = next_deadline_ns(deadline, period_ns, time.monotonic_ns())
         except BaseException as exc:  # a dead loop must still leave the robot damped
             self.failed = exc
@@ -102,28 +105,16 @@ class Daemon:
 
     def _start_loops(self) -> list[threading.Thread]:
         timing = self.cfg.timing
-        cmd_period = int(round(1e9 / timing.command_hz))
+        motor_period = int(round(1e9 / timing.command_hz))
         pol_period = int(round(self.policy.period_s * 1e9))
         self.origin_ns = time.monotonic_ns() + 20_000_000  # both loops start on one grid
+        loops = (
+            ("motor", self.motor.tick, motor_period, 0, timing.rt_priority),
+            ("policy", self.policy.tick, pol_period, motor_period // 2, timing.rt_priority - 1),
+        )
         threads = [
-            threading.Thread(
-                target=self._loop,
-                args=("command", self.command.tick, cmd_period, 0, timing.rt_priority),
-                name="command-loop",
-                daemon=True,
-            ),
-            threading.Thread(
-                target=self._loop,
-                args=(
-                    "policy",
-                    self.policy.tick,
-                    pol_period,
-                    cmd_period // 2,
-                    timing.rt_priority - 1,
-                ),
-                name="policy-loop",
-                daemon=True,
-            ),  # fmt: skip
+            threading.Thread(target=self._loop, args=args, name=f"{args[0]}-loop", daemon=True)
+            for args in loops
         ]
         for t in threads:
             t.start()
@@ -139,22 +130,11 @@ class Daemon:
         if self.cfg.timing.rt_priority > 0:
             boost_helper_threads(self.cfg.timing.helper_priority, self.log)
         quiet_gc()  # after the loops and their buffers exist: nothing left to collect
-        start = self._t0 = time.monotonic()
-        next_print = start + self.cfg.timing.metrics_every_s
-        next_foreign = start
+        self._t0_ns = self._next_foreign_ns = self.clock()
+        self._next_print_ns = self._t0_ns + int(self.cfg.timing.metrics_every_s * 1e9)
         try:
-            while not self._finished():
-                now = time.monotonic()
-                self._supervise()
-                if self.opts.foreign_writers is not None and now >= next_foreign:
-                    next_foreign = now + self.cfg.safety.foreign_poll_s
-                    cause = foreign_publisher(self.opts.foreign_writers())
-                    if cause is not None:
-                        self.s.trips.append(cause)
-                self._check_recorder()
-                if now >= next_print:
-                    next_print = now + self.cfg.timing.metrics_every_s
-                    self.log(self.metrics.line())
+            while not self.finished():
+                self.supervise()
                 time.sleep(SUPERVISOR_PERIOD_S)
         finally:
             self.s.trips.append(self.signal or Cause.END_OF_RUN)
@@ -163,8 +143,40 @@ class Daemon:
             for t in threads:
                 t.join(timeout=1.0)
             self.final_damping()
+        return self.result()
+
+    def result(self) -> dict[str, Any]:
+        """The final metrics dict (the JSON line's content)."""
         # no dict | on Python 3.8
         return {**self.metrics.final(fell=self._fell()), **self._sim_metrics(), **self._error()}
+
+    def supervise(self) -> None:
+        """One supervisor period: end-of-run requests, --auto, foreign writers, the recorder,
+        sim ground truth, the periodic metrics line."""
+        now_ns = self.clock()
+        if self.signal is not None:
+            self.s.trips.append(self.signal)
+        if self._duration_over():
+            self.s.trips.append(Cause.END_OF_RUN)
+        if self.opts.auto:
+            self._auto_step()
+        if now_ns >= self._next_foreign_ns:
+            self._next_foreign_ns = now_ns + int(self.cfg.safety.foreign_poll_s * 1e9)
+            self._check_foreign()
+        self._check_recorder()
+        if self.opts.sim_truth is not None and self.s.mode is Mode.POLICY:
+            self._sample_truth()
+        if self.opts.release_band is not None and self.s.mode is Mode.POLICY:
+            self._release_band()
+        if now_ns >= self._next_print_ns:
+            self._next_print_ns = now_ns + int(self.cfg.timing.metrics_every_s * 1e9)
+            self.log(self.metrics.line())
+
+    def _check_foreign(self) -> None:
+        for monitor in self.opts.foreign_monitors:
+            cause = foreign_publisher(len(monitor.poll()), monitor.tolerated)
+            if cause is not None:
+                self.s.trips.append(cause)
 
     def _error(self) -> dict[str, str]:
         """{"error": why} when the run ended abnormally (a loop died, the recorder failed);
@@ -183,40 +195,33 @@ class Daemon:
             return
         self.s.trips.append(Cause.RECORDER_FAILED)
 
-    def _finished(self) -> bool:
+    def finished(self) -> bool:
+        """True once the loops stopped, or the run is ending and has damped for
+        auto.exit_after_damp_s."""
         if self.stop.is_set():
             return True
         if self.s.mode is not Mode.DAMP:
             return False
-        in_damp_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        in_damp_s = self._since_s(self.s.mode_since_ns)
         ending = self.opts.auto or self.signal is not None or self._duration_over()
         return ending and in_damp_s >= self.cfg.auto.exit_after_damp_s
 
+    def _since_s(self, then_ns: int) -> float:
+        return (self.clock() - then_ns) * 1e-9
+
     def _duration_over(self) -> bool:
         d = self.opts.duration_s
-        return d is not None and time.monotonic() - self._t0 >= d
-
-    def _supervise(self) -> None:
-        if self.signal is not None:
-            self.s.trips.append(self.signal)
-        if self._duration_over():
-            self.s.trips.append(Cause.END_OF_RUN)
-        if self.opts.auto:
-            self._auto_step()
-        if self.opts.sim_truth is not None and self.s.mode is Mode.POLICY:
-            self._sample_truth()
-        if self.opts.release_band is not None and self.s.mode is Mode.POLICY:
-            self._release_band()
+        return d is not None and self._since_s(self._t0_ns) >= d
 
     def _auto_step(self) -> None:
-        mode, since_s = self.s.mode, (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        mode, since_s = self.s.mode, self._since_s(self.s.mode_since_ns)
         auto = self.cfg.auto
         if mode is Mode.PASSIVE and since_s >= auto.passive_s:
             self.s.requests.append(Mode.STAND)
         elif (
             mode is Mode.STAND
             and self.s.stand_done
-            and since_s >= self.command.stand_duration_s + auto.stand_hold_s
+            and since_s >= self.motor.stand_duration_s + auto.stand_hold_s
         ):
             self.s.requests.append(Mode.POLICY)
 
@@ -226,7 +231,7 @@ class Daemon:
             truth = self.opts.sim_truth()
         except (OSError, RuntimeError, ValueError):
             return  # the sim is a measuring aid: a lost datagram is not a fault
-        in_policy_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        in_policy_s = self._since_s(self.s.mode_since_ns)
         height = float(truth["base_height_m"])
         self._min_height = min(self._min_height, height)
         if in_policy_s < self.cfg.motion.blend_s:
@@ -242,7 +247,7 @@ class Daemon:
         policy alone holds the robot from then on. STAND keeps it hanging, because H1 cannot
         stand on PD targets alone (robots/h1.py); on the robot the operator lowers the hoist
         at the same moment."""
-        in_policy_s = (time.monotonic_ns() - self.s.mode_since_ns) * 1e-9
+        in_policy_s = self._since_s(self.s.mode_since_ns)
         if self._band_released or in_policy_s < self.cfg.motion.blend_s:
             return
         try:
@@ -272,16 +277,9 @@ class Daemon:
 
     # --- always damp ------------------------------------------------------------------------
     def final_damping(self) -> None:
-        """The prebuilt damping message after the loops stopped (or died): the last thing the
-        robot hears. A loop stuck holding the lock gets FINAL_LOCK_WAIT_S, then damping goes
-        out regardless (the DDS writer is thread-safe)."""
-        locked = self._cmd_lock.acquire(timeout=FINAL_LOCK_WAIT_S)
-        try:
-            period_s = 1.0 / self.cfg.timing.command_hz
-            c = self.command
-            publish_damping(c.publish, c.damping_msg, EXIT_DAMPING_MESSAGES, period_s, self.log)
-        finally:
-            if locked:
-                self._cmd_lock.release()
+        """The prebuilt damping message after the loops stopped (or died), through the one exit
+        path (deploy.damping.exit_damping, under the motor loop's lock)."""
+        m = self.motor
+        exit_damping(m.publish, m.damping_msg, 1.0 / self.cfg.timing.command_hz, self.log, m.lock)
         if self.s.mode is not Mode.DAMP:
             self.metrics.visit(str(Mode.DAMP))

@@ -1,5 +1,6 @@
 """The one damping path: a LowCmd built and checked once at start, published unchanged on every
-exit (end of run, e-stop, trips, signals, exceptions in any loop stage, watchdogs).
+exit (end of run, e-stop, trips, signals, exceptions in any loop stage, watchdogs). The motor loop
+publishes it on a trip; `exit_damping` is what every way out of the daemon calls last.
 
 Nothing computes gains at exit: the message object is built before DDS opens, verified slot by
 slot (kp 0, kd inside the envelope, position term off, CRC stamped) and never written to again.
@@ -7,6 +8,7 @@ slot (kp 0, kd inside the envelope, position term off, CRC stamped) and never wr
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,7 +18,8 @@ from deploy.io.lowcmd import make_lowcmd_builder
 from robots.spec import POS_STOP, RobotSpec
 from safety.envelope import EnvelopeError, damping_kd_ok
 
-EXIT_DAMPING_MESSAGES = 10  # sent after the loops stop, one command period apart
+EXIT_DAMPING_MESSAGES = 10  # sent after the loops stop, one motor period apart
+FINAL_LOCK_WAIT_S = 0.5  # a loop stuck holding the lock must not keep damping off the wire
 
 
 def build_damping(robot: RobotSpec, kd: float) -> Any:
@@ -34,21 +37,28 @@ def build_damping(robot: RobotSpec, kd: float) -> Any:
     return msg
 
 
-def publish_damping(
+def exit_damping(
     publish: Callable[[Any], None],
     msg: Any,
-    count: int,
     period_s: float,
     log: Callable[[str], None],
+    lock: threading.Lock | None = None,
 ) -> int:
-    """Publish the prebuilt `msg` `count` times, `period_s` apart; a failed write is logged and
-    the next one is still tried. Returns how many writes succeeded."""
+    """The last thing the robot hears: the prebuilt `msg` EXIT_DAMPING_MESSAGES times, `period_s`
+    apart; a failed write is logged and the next one is still tried. With the loops' `lock`, a
+    loop stuck holding it gets FINAL_LOCK_WAIT_S, then damping goes out regardless (the DDS
+    writer is thread-safe). Returns how many writes succeeded."""
+    locked = lock is not None and lock.acquire(timeout=FINAL_LOCK_WAIT_S)
     sent = 0
-    for i in range(count):
-        try:
-            publish(msg)
-            sent += 1
-        except Exception as exc:  # the robot must still hear the rest
-            log(f"damping write {i + 1}/{count} failed: {exc!r}")
-        time.sleep(period_s)
+    try:
+        for i in range(EXIT_DAMPING_MESSAGES):
+            try:
+                publish(msg)
+                sent += 1
+            except Exception as exc:  # the robot must still hear the rest
+                log(f"damping write {i + 1}/{EXIT_DAMPING_MESSAGES} failed: {exc!r}")
+            time.sleep(period_s)
+    finally:
+        if locked:
+            lock.release()
     return sent

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -89,6 +88,3 @@ class LoopMetrics:
         }
         out.update(self.sim)
         return out
-
-    def final_json(self, fell: bool) -> str:
-        return json.dumps(self.final(fell))

@@ -1,25 +1,24 @@
 """The policy loop (the artifact's control period, 50 Hz for the shipped tasks).
 
-Runs only in POLICY. Each tick: under the command loop's lock, take the newest LowState through
-the command loop (one reader, one parser, its watchdogs see it) and copy what the policy reads
+Runs only in POLICY. Each tick: under the motor loop's lock, take the newest LowState through
+the motor loop (one reader, one parser, its watchdogs see it) and copy what the policy reads
 -> velocity command -> observation -> NaN guard -> inference -> NaN guard -> targets = offset +
-scale * clip(action) -> under the lock again, the command loop publishes them at once through
+scale * clip(action) -> under the lock again, the motor loop publishes them at once through
 its safety pipeline. The LowState -> LowCmd latency is therefore obs + inference + safety +
-serialize, not that plus up to a command period. Policy ticks sit half a command period away
-from the regular command ticks so the two rarely contend for the lock.
+serialize, not that plus up to a motor period. Policy ticks sit half a motor period away
+from the regular motor ticks so the two rarely contend for the lock.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
 import numpy as np
 
-from deploy.command_loop import CommandLoop, PolicyOutput, Shared
 from deploy.commands import StickCommand
 from deploy.metrics import LoopMetrics
+from deploy.motor_loop import MotorLoop, PolicyOutput, Shared
 from deploy.observation import ObservationBuilder
 from deploy.policy import PolicyRuntime
 from deploy.recorder import FlightRecorder
@@ -32,9 +31,9 @@ class PolicyLoop:
 
     def __init__(
         self,
+        *,
         shared: Shared,
-        command_loop: CommandLoop,
-        lock: threading.Lock,
+        motor: MotorLoop,
         runtime: PolicyRuntime,
         contract: PolicyContract,
         sticks: StickCommand | None,
@@ -42,10 +41,11 @@ class PolicyLoop:
         metrics: LoopMetrics,
         recorder: FlightRecorder | None,
         log: Callable[[str], None],
+        clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.s = shared
-        self.cmd = command_loop
-        self.lock = lock
+        self.motor = motor
+        self.clock = clock
         self.runtime = runtime
         self.obs_builder = ObservationBuilder(contract)
         self.period_s = contract.control_dt_s
@@ -64,22 +64,22 @@ class PolicyLoop:
 
     def _read_state(self) -> int | None:
         """Newest LowState copied into the policy's buffers; returns when it was taken (ns)."""
-        with self.lock:
-            st = self.cmd.refresh_state()
+        with self.motor.lock:
+            st = self.motor.refresh_state()
             if st is None:
                 return None
             self.q[:], self.dq[:] = st.q_rad, st.dq_rad_s
             self.quat[:], self.gyro[:] = st.quat_wxyz, st.gyro_rad_s
             self.tick_id = int(st.tick)
-            return self.cmd.state_ns
+            return self.motor.state_ns
 
     def tick(self, now_ns: int) -> None:
         if self.s.mode is not Mode.POLICY:
             return
         taken_ns = self._read_state()
         if taken_ns is None:
-            return  # no output this period: the command loop counts the miss and reuses
-        start_ns = time.monotonic_ns()  # state in hand: the LowState -> LowCmd clock starts
+            return  # no output this period: the motor loop counts the miss and reuses
+        start_ns = self.clock()  # state in hand: the LowState -> LowCmd clock starts
         age_us = (start_ns - taken_ns) * 1e-3
         if self.sticks is not None:
             lx, ly, rx = self.s.sticks
@@ -96,12 +96,12 @@ class PolicyLoop:
         targets = self.action_map.targets(action)
         self.last_action[:] = action
         self.seq += 1
-        with self.lock:
+        with self.motor.lock:
             if bad is not None:
-                self.s.trips.append(bad)  # the command loop damps on its next tick
+                self.s.trips.append(bad)  # the motor loop damps on its next tick
             else:
-                self.s.policy_out = PolicyOutput(self.seq, start_ns, time.monotonic_ns(), targets)
-                self.cmd.publish_policy(time.monotonic_ns())
+                self.s.policy_out = PolicyOutput(self.seq, start_ns, self.clock(), targets)
+                self.motor.publish_policy(self.clock())
         self.metrics.policy_ticks += 1
         self.metrics.inference_us.add(infer_us)
         self.metrics.state_age_us.add(age_us)

@@ -1,6 +1,6 @@
 """Configs: frozen dataclasses hold defaults, YAML files hold differences, `--set` overrides.
 
-    cfg = load_config(TrainCfg, ["configs/tasks/go2_flat.yaml"], overrides=["ppo.lr=3e-4"])
+    cfg = load_config(DeployCfg, ["configs/deploy/go2.yaml"], overrides=["safety.max_tilt_deg=45"])
 
 Unknown keys are errors that name the full key path and the closest valid names; types are
 checked; YAML is read with `safe_load` only; `dump_yaml` / `load_config` round-trip exactly.

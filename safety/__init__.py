@@ -1,7 +1,7 @@
 """Pure, synchronous, numpy-only safety layers of the deploy daemon (imports robots and numpy).
 
 Every guard returns a `Cause` (or None); trips end in DAMP. `safe_targets` is the one target
-pipeline the command loop runs before anything is published.
+pipeline the motor loop runs before anything is published.
 """
 
 from safety.causes import Cause
@@ -14,7 +14,6 @@ from safety.watchdogs import (
     PolicyDeadline,
     StateWatchdog,
     foreign_publisher,
-    remote_alive,
 )
 
 __all__ = [
@@ -31,7 +30,6 @@ __all__ = [
     "finite_obs",
     "foreign_publisher",
     "joint_limits",
-    "remote_alive",
     "request",
     "roll_pitch_rad",
     "safe_targets",

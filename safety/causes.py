@@ -29,7 +29,6 @@ class Cause(str, Enum):
     TICK_STALLED = "tick_stalled"
     TICK_BACKWARDS = "tick_backwards"
     POLICY_STALE = "policy_stale"  # second consecutive missed policy deadline
-    REMOTE_LOST = "remote_lost"
     MOTOR_LOST = "motor_lost"
     OVER_TEMPERATURE = "over_temperature"
     LOW_BATTERY = "low_battery"

@@ -30,7 +30,8 @@ DAMPING_KD_RANGE = (1.0, 10.0)
 OFFSET_TOLERANCE_RAD = 0.5
 # Policy control period: 200 Hz .. 20 Hz (the shipped tasks run at 50 Hz).
 CONTROL_DT_RANGE_S = (0.005, 0.05)
-# Command loop rate: a LowCmd at least every 10 ms, at most at the 1 kHz the motor bus accepts.
+# Motor loop rate (timing.command_hz): a LowCmd at least every 10 ms, at most the 1 kHz the
+# motor bus accepts.
 COMMAND_HZ_RANGE = (100.0, 1000.0)
 # LowState age: hold the last safe targets after state_hold_s, damp after state_damp_s; a robot
 # left on stale targets longer than this is not under control.

@@ -8,8 +8,6 @@ import numpy as np
 
 from safety.causes import Cause
 
-DEFAULT_MAX_TILT_RAD = math.radians(60.0)
-
 
 def finite_obs(obs: np.ndarray) -> Cause | None:
     """NONFINITE_OBS when any observation entry is NaN or Inf."""
@@ -34,8 +32,9 @@ def roll_pitch_rad(gravity_b: np.ndarray) -> tuple[float, float]:
     return roll, pitch
 
 
-def tilt(gravity_b: np.ndarray, max_tilt_rad: float = DEFAULT_MAX_TILT_RAD) -> Cause | None:
-    """TILT when roll or pitch exceeds `max_tilt_rad`; NONFINITE_STATE for a degenerate vector."""
+def tilt(gravity_b: np.ndarray, max_tilt_rad: float) -> Cause | None:
+    """TILT when roll or pitch exceeds `max_tilt_rad` (deploy: safety.max_tilt_deg);
+    NONFINITE_STATE for a degenerate vector."""
     g = np.asarray(gravity_b, dtype=np.float64)
     if g.shape[0] < 3 or not np.all(np.isfinite(g[:3])):
         return Cause.NONFINITE_STATE

@@ -1,4 +1,4 @@
-"""Watchdogs: LowState age and tick, policy deadlines, remote heartbeat, motor health.
+"""Watchdogs: LowState age and tick, policy deadlines, foreign writers, motor health.
 
 Pure and synchronous: every check takes the current time (`now_ns`, from one monotonic clock)
 as an argument, so tests drive them with made-up clocks and the daemon with time.monotonic_ns().
@@ -68,7 +68,7 @@ class StateWatchdog:
 
 
 class PolicyDeadline:
-    """Policy output age in the command loop: reuse the last target once, then damp.
+    """Policy output age in the motor loop: reuse the last target once, then damp.
 
     Output k is due one control period after output k-1. Late by up to one more period: the last
     target is reused (DEADLINE_MISS, counted once per late output); later still: POLICY_STALE.
@@ -93,26 +93,22 @@ class PolicyDeadline:
         return Cause.POLICY_STALE
 
 
-def remote_alive(now_ns: int, last_update_ns: int | None, timeout_s: float) -> Cause | None:
-    """REMOTE_LOST when the remote's last update is older than `timeout_s` (or never came)."""
-    if last_update_ns is None or now_ns - last_update_ns > _ns(timeout_s):
-        return Cause.REMOTE_LOST
-    return None
-
-
-def foreign_publisher(other_publishers: int) -> Cause | None:
-    """FOREIGN_PUBLISHER when anyone but us publishes rt/lowcmd (sport mode, a second daemon)."""
-    return Cause.FOREIGN_PUBLISHER if other_publishers > 0 else None
+def foreign_publisher(other_writers: int, tolerated: int = 0) -> Cause | None:
+    """FOREIGN_PUBLISHER when a topic has more writers besides ours than it tolerates: rt/lowcmd
+    none (sport mode, a second daemon), rt/lowstate one (the robot; a second is a sim or replay
+    left running)."""
+    return Cause.FOREIGN_PUBLISHER if other_writers > tolerated else None
 
 
 @dataclass(frozen=True)
 class MotorThresholds:
-    """Motor and battery limits; a reading beyond any of them trips."""
+    """Motor and battery limits; a reading beyond any of them trips. No defaults here: the
+    deploy settings (deploy.config.SafetyCfg) hold them, once."""
 
-    max_lost_per_window: int = 20  # increase of the summed `lost` counters within one window
-    lost_window_s: float = 1.0
-    max_temperature_c: float = 90.0
-    min_battery_v: float = 0.0
+    max_lost_per_window: int  # increase of the summed `lost` counters within one window
+    lost_window_s: float
+    max_temperature_c: float
+    min_battery_v: float
 
 
 class MotorHealth:

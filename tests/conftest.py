@@ -23,7 +23,7 @@ ROBOT_SIDE = ("tests/test_layers.py", "tests/robots/test_compat.py", "tests/robo
               "tests/robots/test_contract.py", "tests/robots/test_frames.py",
               "tests/robots/test_observations.py", "tests/robots/test_policy_graph.py",
               "tests/safety", "tests/deploy_io",
-              "tests/deploy/test_deploy_units.py")  # fmt: skip
+              "tests/deploy/test_deploy_units.py", "tests/deploy/test_loops.py")  # fmt: skip
 MIXED = ("tests/deploy/test_deploy_e2e.py",)
 
 

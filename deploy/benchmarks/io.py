@@ -1,4 +1,4 @@
-"""`python -m deploy.bench io`: cost of one command-loop I/O tick over real CycloneDDS on lo, for
+"""`python -m deploy.bench io`: cost of one motor-loop I/O tick over real CycloneDDS on lo, for
 both I/O paths side by side (`genpo-deploy --io sdk|lean`, deploy.io.lean).
 
 Stages per tick (microseconds): take the newest LowState from a DDS reader (sdk: deserialized

@@ -1,6 +1,7 @@
 """Detect another process publishing on rt/lowcmd (a second daemon, a forgotten script), or a
-second rt/lowstate writer (a sim left running beside the robot, a replay tool): one check, used
-for both topics with the number of other writers each tolerates (lowcmd 0, lowstate 1).
+second rt/lowstate writer (a sim left running beside the robot, a replay tool): this module lists
+the writers; `safety.foreign_publisher` is the one rule on how many each topic tolerates
+(lowcmd 0, lowstate 1).
 
 Uses DDS discovery (the built-in DCPSPublication topic) rather than message content: it sees a
 foreign writer as soon as it is discovered, before and while it sends, costs no LowCmd
@@ -27,9 +28,9 @@ class ForeignWriter:
 
 
 class ForeignWriterMonitor:
-    """Lists live writers on `topic` that are not in `own_writers`, once there are more than
-    `tolerated` of them. Poll at a low rate (1-10 Hz) outside the command loop's hot path;
-    `poll()` reads the discovery cache."""
+    """Lists live writers on `topic` that are not in `own_writers`; `tolerated` is how many of
+    them the topic may have (for safety.foreign_publisher). Poll at a low rate (1-10 Hz)
+    outside the motor loop's hot path; `poll()` reads the discovery cache."""
 
     def __init__(
         self,
@@ -39,22 +40,17 @@ class ForeignWriterMonitor:
         tolerated: int = 0,
     ) -> None:
         self._topic = topic
-        self._tolerated = tolerated
+        self.tolerated = tolerated
         self._own = {w.get_guid() for w in own_writers}
         self._reader = BuiltinDataReader(node.participant, BuiltinTopicDcpsPublication)
         self._alive: dict[uuid.UUID, ForeignWriter] = {}
 
-    def add_own(self, writer: DataWriter) -> None:
-        self._own.add(writer.get_guid())
-
     def poll(self) -> list[ForeignWriter]:
-        """Foreign writers alive now, when more than `tolerated` (discovery updates within
-        ~0.1-1 s on a LAN); else []."""
+        """Foreign writers alive now (discovery updates within ~0.1-1 s on a LAN)."""
         for sample in self._reader.take(N=256):
             key = sample.key
             if sample.sample_info.instance_state != InstanceState.Alive:
                 self._alive.pop(key, None)
             elif sample.topic_name == self._topic and key not in self._own:
                 self._alive[key] = ForeignWriter(key, sample.participant_key, sample.type_name)
-        found = [w for k, w in self._alive.items() if k not in self._own]
-        return found if len(found) > self._tolerated else []
+        return [w for k, w in self._alive.items() if k not in self._own]

@@ -65,7 +65,7 @@ def raw_writer(writer: DataWriter) -> Callable[[bytes], None]:
 
 @dataclass
 class LoopIo:
-    """What the command loop calls each tick."""
+    """What the motor loop calls each tick."""
 
     take: Callable[[], Any]  # newest LowState (object or bytes) or None
     parser: LowStateParser | LeanLowStateParser

@@ -94,12 +94,6 @@ class LowCmdBuilder(ABC):
         self._tau[:] = 0.0
         self._put(self._kd, kd, "kd")
 
-    def set_zero_torque(self) -> None:
-        """Passive: every term zero (the motors only resist through their own friction)."""
-        self._q[:] = POS_STOP
-        for array in (self._kp, self._kd, self._dq, self._tau):
-            array[:] = 0.0
-
     def build(self) -> Any:
         """The preallocated message holding the current targets, CRC-stamped. Publish it before
         the next `set_*` call: the same object is reused."""

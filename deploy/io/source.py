@@ -1,6 +1,6 @@
 """What kind of LowState source the daemon is talking to, and what it is waiting for.
 
-Three jobs the command loop hands over, each a few lines of state:
+Three jobs the motor loop hands over, each a few lines of state:
 
 - Freshness tick. The watchdog trusts an advancing `tick`. Unitree's own simulator
   (unitree_mujoco's simulate_python) never sets it: with `sim_sources` (`--sim`) a source whose
@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from deploy.config import RemoteCfg
 from deploy.io.remote import RemoteState
 
 TICKLESS_FRAMES = 50  # ~0.25 s of unitree_mujoco's 200 Hz LowState
@@ -32,14 +33,14 @@ _NO_REMOTE = RemoteState()
 
 
 class SourceWatch:
-    """Per-source bookkeeping used by the command loop (one writer: the command loop)."""
+    """Per-source bookkeeping used by the motor loop (one writer: the motor loop)."""
 
     def __init__(
         self,
         log: Callable[[str], None],
         sim_sources: bool = False,
         where: str = "rt/lowstate",
-        remote_silent_s: float = 2.0,
+        remote_silent_s: float = RemoteCfg.silent_s,
     ) -> None:
         self.log = log
         self.sim_sources = sim_sources

@@ -41,7 +41,7 @@ class Sensed:
 
 
 class CommandIntake:
-    """Subscribes rt/lowcmd; keeps the newest valid command; counts bad-CRC frames."""
+    """Subscribes rt/lowcmd; keeps the newest valid LowCmd; counts bad-CRC frames."""
 
     def __init__(self, node: DdsNode, robot: RobotSpec) -> None:
         self._slots = robot.sdk_indices.tolist()  # SDK joint order
@@ -54,7 +54,7 @@ class CommandIntake:
 
     def _on_cmd(self, msg: LowCmd_) -> None:
         if not hasattr(msg, "motor_cmd"):
-            return  # an InvalidSample: a writer went away (every daemon exit), not a command
+            return  # an InvalidSample: a writer went away (every daemon exit), not a LowCmd
         if not crc_ok(msg):
             with self._lock:
                 self.received += 1

@@ -32,7 +32,7 @@ LYING_SETTLE_S = 2.0  # "lying": dropped with motors off and settled this long b
 
 @dataclass
 class MotorCommand:
-    """Per-joint command in SDK joint order (robot.joint_names); updated from LowCmd."""
+    """Per-joint LowCmd motor_cmd fields in SDK joint order (robot.joint_names)."""
 
     q: np.ndarray
     dq: np.ndarray

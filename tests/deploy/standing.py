@@ -12,6 +12,7 @@ from deploy.io.crc import stamp_crc
 from deploy.io.lean import LoopIo
 from deploy.io.lowcmd import make_lowcmd_builder
 from deploy.io.lowstate import LowStateParser
+from deploy.link import RobotLink
 from robots.spec import RobotSpec
 
 
@@ -37,9 +38,9 @@ class StandingRobot:
         return self.msg
 
 
-def standing_io(robot: RobotSpec, writer: Any) -> dict[str, Any]:
-    """What `deploy.cli.build_daemon` takes from `open_robot`, over a StandingRobot source (SDK
-    I/O path) and `writer` (anything with `write(LowCmd_)`) as the LowCmd publisher."""
+def standing_link(robot: RobotSpec, writer: Any) -> RobotLink:
+    """What `deploy.link.open_link` returns, over a StandingRobot source (SDK I/O path) and
+    `writer` (anything with `write(LowCmd_)`) as the LowCmd publisher."""
     loop_io = LoopIo(StandingRobot(robot).take, LowStateParser(robot), make_lowcmd_builder(robot),
                      writer.write)  # fmt: skip
-    return {"writer": writer, "loop_io": loop_io, "where": "rt/lowstate (a standing robot)"}
+    return RobotLink(loop_io, "rt/lowstate (a standing robot)", writer=writer)

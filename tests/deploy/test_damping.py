@@ -20,7 +20,7 @@ from robots.spec import POS_STOP
 from safety import Mode
 from safety.envelope import EnvelopeError
 from tests.deploy.conftest import LowCmdSpy
-from tests.deploy.standing import standing_io
+from tests.deploy.standing import standing_link
 
 DOMAIN = 172
 KD = 4.0  # not the robot's 3: damping must carry the configured value
@@ -57,14 +57,14 @@ STAGES = ["take", "parse", "checks", "requests", "prepare", "publish", "observat
           "policy_publish", "supervisor"]  # fmt: skip
 
 
-def _inject(stage: str, daemon, io, ready, fired) -> None:
-    c, p = daemon.command, daemon.policy
+def _inject(stage: str, daemon, ready, fired) -> None:
+    c, p = daemon.motor, daemon.policy
     targets = {
         "take": (c, "take"), "parse": (c.parser, "parse"), "checks": (c, "_checks"),
         "requests": (c, "_apply_requests"), "prepare": (c, "_prepare"),
         "publish": (c, "publish"), "observation": (p.obs_builder, "build"),
         "infer": (p.runtime, "infer"), "policy_publish": (c, "publish_policy"),
-        "supervisor": (daemon, "_supervise"),
+        "supervisor": (daemon, "supervise"),
     }  # fmt: skip
     obj, name = targets[stage]
     setattr(obj, name, _once(getattr(obj, name), ready, fired))
@@ -84,18 +84,18 @@ def test_exception_at_any_stage_ends_with_prebuilt_damping(stage, artifacts, spy
     args = _args()
     plan = cli.prepare(args)
     writer = open_dds(DOMAIN, iface="lo").writer("rt/lowcmd", LowCmd_)
-    io = standing_io(GO2, writer)
+    link = standing_link(GO2, writer)
     built = cli.build_daemon
     fired: list[int] = []
 
-    def build(*a):
-        daemon = built(*a)
-        _inject(stage, daemon, io, lambda: daemon.s.mode is Mode.POLICY, fired)
+    def build(**kw):
+        daemon = built(**kw)
+        _inject(stage, daemon, lambda: daemon.s.mode is Mode.POLICY, fired)
         return daemon
 
     monkeypatch.setattr(cli, "build_daemon", build)
     start = len(spy.cmds)
-    result, code = cli.drive(args, plan, io, None)
+    result, code = cli.drive(args, plan, link, None)
     time.sleep(0.3)  # loopback delivery to the spy
     assert fired, f"{stage}: the run never reached POLICY: {result}"
     assert code == 1 and "injected fault" in result["error"], result
@@ -114,3 +114,33 @@ def test_damping_message_is_built_and_checked_once():
     for bad in (-2.0, float("nan"), 0.0, 1e6):
         with pytest.raises(EnvelopeError):
             build_damping(GO2, bad)
+
+
+class _Kept:
+    """A LowCmd writer that keeps (kp, kd, q) of slot 0 of every message."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[float, float, float]] = []
+
+    def write(self, msg) -> None:
+        m = msg.motor_cmd[int(GO2.sdk_indices[0])]
+        self.sent.append((m.kp, m.kd, m.q))
+
+
+def test_failure_before_the_daemon_exists_still_damps_with_the_configured_kd(
+    artifacts, monkeypatch
+):
+    """Building the daemon raises (after the link opened): the same prebuilt message still goes
+    out through the link's publish path, EXIT_DAMPING_MESSAGES times."""
+    POLICY[:] = [artifacts["go2"]]
+    args = _args()
+    plan = cli.prepare(args)
+    wire = _Kept()
+
+    def broken(**_kw):
+        raise Injected("injected fault")
+
+    monkeypatch.setattr(cli, "build_daemon", broken)
+    result, code = cli.drive(args, plan, standing_link(GO2, wire), None)
+    assert code == 1 and "injected fault" in result["error"], result
+    assert wire.sent == [(0.0, KD, POS_STOP)] * EXIT_DAMPING_MESSAGES

@@ -12,7 +12,7 @@ import deploy.cli as cli
 from robots import GO2
 from robots.spec import POS_STOP
 from tests.deploy.artifacts import ramping_artifact
-from tests.deploy.standing import standing_io
+from tests.deploy.standing import standing_link
 
 
 class Wire:
@@ -38,7 +38,7 @@ def test_consecutive_published_targets_within_one_step(artifacts, monkeypatch, t
     )  # fmt: skip
     plan = cli.prepare(args)
     wire = Wire()
-    result, code = cli.drive(args, plan, standing_io(GO2, wire), None)
+    result, code = cli.drive(args, plan, standing_link(GO2, wire), None)
     assert code == 0 and "POLICY" in result["states_visited"], result
     assert result["policy_ticks"] > 20
     targets = [q for q, damping in wire.sent if not damping]

@@ -16,7 +16,7 @@ from deploy.recorder import FlightRecorder
 from robots import GO2
 from robots.errors import UserError
 from tests.deploy.conftest import LowCmdSpy
-from tests.deploy.standing import standing_io
+from tests.deploy.standing import standing_link
 
 DOMAIN = 173
 FULL = Path("/dev/full")  # every write fails with ENOSPC
@@ -52,9 +52,9 @@ def _drive(artifacts, monkeypatch, *extra: str):
     plan = cli.prepare(args)
     writer = open_dds(DOMAIN, iface="lo").writer("rt/lowcmd", LowCmd_)
     rec = FlightRecorder(FULL, plan.cfg.recorder.max_bytes, 0.05, cli.log)
-    io = standing_io(GO2, writer)
+    link = standing_link(GO2, writer)
     try:
-        return cli.drive(args, plan, io, rec)
+        return cli.drive(args, plan, link, rec)
     finally:
         rec.close()
 

@@ -1,4 +1,4 @@
-"""The command loop with the lean parser and builder, fed frames directly (no DDS): a stream of
+"""The motor loop with the lean parser and builder, fed frames directly (no DDS): a stream of
 implausible frames with valid CRCs (issue 11: a gyro of 1e6 rad/s) trips like a stale one and
 never reaches the state the policy and safety read."""
 
@@ -11,7 +11,6 @@ import pytest
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowState_
 
 from deploy.benchmarks.io import standing_lowstate
-from deploy.command_loop import Chords, CommandLoop, Shared
 from deploy.config import load_deploy_cfg
 from deploy.damping import build_damping
 from deploy.io.crc import stamp_crc
@@ -19,20 +18,23 @@ from deploy.io.lowcmd import make_lean_lowcmd_builder
 from deploy.io.lowstate import LeanLowStateParser
 from deploy.io.remote import key_mask
 from deploy.metrics import LoopMetrics
+from deploy.motor_loop import Chords, MotorLoop, Shared
 from robots import GO2
 from safety import Mode, joint_limits
 
 
-def _loop(frames: list[bytes], sent: list[bytes], lines: list[str]) -> CommandLoop:
+def _loop(frames: list[bytes], sent: list[bytes], lines: list[str]) -> MotorLoop:
     cfg = load_deploy_cfg("go2", sim=True)
-    return CommandLoop(
-        Shared(artifact_ok=True, budget_ok=True), lambda: frames.pop(0) if frames else None,
-        LeanLowStateParser(GO2, LowState_, log=lines.append), make_lean_lowcmd_builder(GO2),
-        sent.append,
-        joint_limits(GO2, command_dt_s=0.002), Chords(key_mask(["L2", "B"]), key_mask(["Start"]),
-        key_mask(["A"])), cfg, GO2.values("default_q_rad"),
-        build_damping(GO2, GO2.damping_kd), 0.02,
-        LoopMetrics(500.0), None, lines.append,
+    return MotorLoop(
+        shared=Shared(artifact_ok=True, budget_ok=True),
+        take=lambda: frames.pop(0) if frames else None,
+        parser=LeanLowStateParser(GO2, LowState_, log=lines.append),
+        builder=make_lean_lowcmd_builder(GO2), publish=sent.append,
+        limits=joint_limits(GO2, command_dt_s=0.002),
+        chords=Chords(key_mask(["L2", "B"]), key_mask(["Start"]), key_mask(["A"])),
+        settings=cfg, default_q=GO2.values("default_q_rad"),
+        damping_msg=build_damping(GO2, GO2.damping_kd), policy_period_s=0.02,
+        metrics=LoopMetrics(500.0), recorder=None, log=lines.append,
     )  # fmt: skip
 
 
@@ -44,7 +46,7 @@ def _frame(tick: int, gyro_x: float = 0.0) -> bytes:
     return bytes(msg.serialize())
 
 
-def _run(loop: CommandLoop, frames: list[bytes], make, until, limit_s: float = 5.0) -> None:
+def _run(loop: MotorLoop, frames: list[bytes], make, until, limit_s: float = 5.0) -> None:
     """Tick at ~500 Hz with one new frame per tick until `until()` or `limit_s` (a bound on the
     wait, not an assertion)."""
     end = time.monotonic() + limit_s

@@ -1,4 +1,5 @@
-"""A second process publishing rt/lowcmd on our domain is detected; our own writer is not."""
+"""A second process publishing rt/lowcmd on our domain is detected, our own writer is not; a second
+rt/lowstate writer trips through the same rule (safety.foreign_publisher)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from deploy.io.channels import open_dds
 from deploy.io.foreign import ForeignWriterMonitor
 from deploy.io.lowcmd import make_lowcmd_builder
 from robots import GO2
+from safety import Cause, foreign_publisher
 
 DOMAIN = 101
 _PUBLISHER = f"""
@@ -20,6 +22,7 @@ from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
 from deploy.io.channels import open_dds
 from deploy.io.lowcmd import make_lowcmd_builder
 from robots import GO2
+from safety import Cause, foreign_publisher
 writer = open_dds({DOMAIN}, iface="lo").writer("rt/lowcmd", LowCmd_)
 builder = make_lowcmd_builder(GO2)
 builder.set_damping(1.0)
@@ -65,15 +68,18 @@ def test_second_lowstate_writer_is_flagged_by_the_same_monitor() -> None:
     node = open_dds(domain, iface="lo")
     monitor = ForeignWriterMonitor(node, "rt/lowstate", tolerated=1)
     robot = open_dds(domain, iface="lo").writer("rt/lowstate", LowState_)
-    assert _poll_until(monitor, 0, 0.5) == 0  # the robot alone
+    assert _poll_until(monitor, 1, 5.0) == 1  # the robot alone: tolerated
+    assert foreign_publisher(len(monitor.poll()), monitor.tolerated) is None
     second = subprocess.Popen(
         [sys.executable, "-c", _LOWSTATE_WRITER.format(domain=domain)], stderr=subprocess.DEVNULL
     )
     try:
         assert _poll_until(monitor, 2, 10.0) == 2  # both named: which is the robot is unknown
+        verdict = foreign_publisher(len(monitor.poll()), monitor.tolerated)
+        assert verdict is Cause.FOREIGN_PUBLISHER
     finally:
         second.wait(timeout=20)
-    assert _poll_until(monitor, 0, 5.0) == 0
+    assert _poll_until(monitor, 1, 5.0) == 1
     del robot
 
 

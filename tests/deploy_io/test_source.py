@@ -1,5 +1,5 @@
 """SourceWatch: tick-less simulators, remote presence, CONNECT diagnosis; together with the
-StateWatchdog the command loop feeds (made-up clocks, no DDS)."""
+StateWatchdog the motor loop feeds (made-up clocks, no DDS)."""
 
 from __future__ import annotations
 

@@ -230,6 +230,6 @@ def test_genpo_sim_runs_on_mujoco_3_12() -> None:
     with SimProcess("go2", 131, 20.0) as sim:
         client = SimClient(GO2, 131)
         client.state()
-        client.command(GO2.values("default_q_rad"), kp=0.0, kd=0.0, seconds=2.0)
+        client.send_lowcmd(GO2.values("default_q_rad"), kp=0.0, kd=0.0, seconds=2.0)
         height = sim.control.truth()["base_height_m"]
     assert height < GO2.nominal_base_height_m - 0.08  # the sim steps: without gains it falls

@@ -31,7 +31,7 @@ class SimClient:
         assert msg is not None, "no LowState from the sim"
         return self.parser.parse(msg)
 
-    def command(
+    def send_lowcmd(
         self,
         q: np.ndarray,
         kp: np.ndarray | float,

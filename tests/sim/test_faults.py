@@ -93,10 +93,10 @@ def test_push_jumps_base_velocity() -> None:
         def sample() -> None:
             vy.append(sim.control.truth()["base_lin_vel_world_m_s"][1])
 
-        client.command(q0, kp, kd, seconds=2.0, rate_hz=50.0, every=sample)
+        client.send_lowcmd(q0, kp, kd, seconds=2.0, rate_hz=50.0, every=sample)
         scheduled = min(vy)
         sim.control.push((0.0, 150.0, 0.0), duration_s=0.1)
         vy.clear()
-        client.command(q0, kp, kd, seconds=0.5, rate_hz=50.0, every=sample)
+        client.send_lowcmd(q0, kp, kd, seconds=0.5, rate_hz=50.0, every=sample)
     assert scheduled < -0.3  # the --push-at-s push (-y)
     assert max(vy) > 0.3  # the control-channel push (+y)

@@ -20,7 +20,7 @@ def test_h1_state_in_pelvis_frame_with_turned_torso() -> None:
     with SimProcess("h1", 121, 30.0, "--band") as sim:
         client = SimClient(H1, 121)
         client.state()
-        client.command(q_star, H1.values("kp"), H1.values("kd"), seconds=2.0)
+        client.send_lowcmd(q_star, H1.values("kp"), H1.values("kd"), seconds=2.0)
         client.writer.write(client.builder.build())
         s = client.state()
         truth = sim.control.truth()

@@ -17,8 +17,8 @@ def test_default_pose_with_training_gains_stands_10_s() -> None:
         client = SimClient(GO2, 110)
         client.state()
         q0 = GO2.values("default_q_rad")
-        client.command(q0, GO2.values("kp"), GO2.values("kd"), seconds=1.0)  # settle
-        client.command(
+        client.send_lowcmd(q0, GO2.values("kp"), GO2.values("kd"), seconds=1.0)  # settle
+        client.send_lowcmd(
             q0, GO2.values("kp"), GO2.values("kd"), seconds=10.0, rate_hz=50.0,
             every=lambda: heights.append(sim.control.truth()["base_height_m"]),
         )  # fmt: skip
@@ -34,7 +34,7 @@ def test_zero_gains_collapse() -> None:
     with SimProcess("go2", 111, 30.0) as sim:
         client = SimClient(GO2, 111)
         client.state()
-        client.command(GO2.values("default_q_rad"), kp=0.0, kd=0.0, seconds=3.0)
+        client.send_lowcmd(GO2.values("default_q_rad"), kp=0.0, kd=0.0, seconds=3.0)
         height = sim.control.truth()["base_height_m"]
     assert height < GO2.nominal_base_height_m - 0.08
 
@@ -46,7 +46,7 @@ def test_lowstate_tau_matches_motor_law() -> None:
     with SimProcess("go2", 112, 30.0):
         client = SimClient(robot, 112)
         client.state()
-        client.command(q_star, kp, kd, seconds=1.0, tau=tau_ff)
+        client.send_lowcmd(q_star, kp, kd, seconds=1.0, tau=tau_ff)
         checked = 0
         for _ in range(50):
             client.writer.write(client.builder.build())
@@ -69,7 +69,7 @@ def test_joint_names_map_to_the_right_motor(robot) -> None:
     with SimProcess("go2", 114, 30.0, "--band"):
         client = SimClient(robot, 114)
         client.state()
-        client.command(q_star, robot.values("kp"), robot.values("kd"), seconds=2.0)
+        client.send_lowcmd(q_star, robot.values("kp"), robot.values("kd"), seconds=2.0)
         s = client.state()
     moved = np.abs(s.q_rad - robot.values("default_q_rad")) > 0.25
     assert moved[i] and moved.sum() == 1, f"moved: {np.array(robot.policy_joint_names)[moved]}"

@@ -1,17 +1,19 @@
-"""The command loop (default 500 Hz): owns the state machine and every safety layer, and is the
-only writer of LowCmd while it runs.
+"""The motor loop (`timing.command_hz`, the LowCmd rate, default 500 Hz): owns the state machine
+and every safety layer, and is the only writer of LowCmd while it runs.
 
 Each tick first publishes the LowCmd prepared by the previous tick, so the message leaves at a
 fixed phase whatever the rest costs (take + parse of a LowState vary by hundreds of us). Then:
 take the newest LowState -> watchdogs, e-stop, tilt, motor health -> requested transitions ->
 targets for the mode (stand trajectory, blended policy output) -> `safe_targets` -> prepare the
 next LowCmd. A trip prepares damping and publishes it at once, not a period later.
-The policy loop calls `refresh_state` and `publish_policy` (under the daemon's lock) so a new
-policy output goes out as soon as it exists.
+The policy loop calls `refresh_state` and `publish_policy` (under this loop's `lock`) so a new
+policy output goes out as soon as it exists. `clock` (default time.monotonic_ns) stamps states
+and publishes; tests pass a fake one.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from deploy.config import DeployCfg
 from deploy.io.lowcmd import LowCmdBuilder
-from deploy.io.lowstate import LowStateParser, RobotState
+from deploy.io.lowstate import LeanLowStateParser, LowStateParser, RobotState
 from deploy.io.source import SourceWatch
 from deploy.metrics import LoopMetrics
 from deploy.motion import StandTrajectory, blend
@@ -33,7 +36,6 @@ from safety import (
     JointLimits,
     Mode,
     MotorHealth,
-    MotorThresholds,
     PolicyDeadline,
     StateWatchdog,
     chord_pressed,
@@ -46,7 +48,7 @@ from safety import (
 
 @dataclass
 class PolicyOutput:
-    """One policy tick's result, handed to the command loop by reference swap."""
+    """One policy tick's result, handed to the motor loop by reference swap."""
 
     seq: int
     start_ns: int  # policy tick start (state read)
@@ -58,38 +60,41 @@ class PolicyOutput:
 class Shared:
     """State the loops and the supervisor share; each field has one writer (noted)."""
 
-    mode: Mode = Mode.CONNECT  # command loop
-    mode_since_ns: int = 0  # command loop
-    requests: deque = field(default_factory=deque)  # supervisor -> command loop: Mode
-    trips: deque = field(default_factory=deque)  # anyone -> command loop: Cause
+    mode: Mode = Mode.CONNECT  # motor loop
+    mode_since_ns: int = 0  # motor loop
+    requests: deque = field(default_factory=deque)  # supervisor -> motor loop: Mode
+    trips: deque = field(default_factory=deque)  # anyone -> motor loop: Cause
     policy_out: PolicyOutput | None = None  # policy loop
-    stand_done: bool = False  # command loop
+    stand_done: bool = False  # motor loop
     budget_ok: bool = False  # set once at start
     artifact_ok: bool = False  # set once at start
-    keys: int = 0  # command loop: remote keys of the newest valid LowState
-    sticks: tuple[float, float, float] = (0.0, 0.0, 0.0)  # command loop: lx, ly, rx
+    keys: int = 0  # motor loop: remote keys of the newest valid LowState
+    sticks: tuple[float, float, float] = (0.0, 0.0, 0.0)  # motor loop: lx, ly, rx
 
 
 @dataclass(frozen=True)
 class Chords:
-    estop: int
-    stand: int
-    policy: int
+    """Remote key masks (deploy.io.remote.key_mask) of the three chords."""
+
+    estop: int  # damps from every state
+    stand: int  # PASSIVE -> STAND
+    policy: int  # STAND -> POLICY
 
 
-class CommandLoop:
+class MotorLoop:
     """State machine + safety + LowCmd publishing; `tick()` is called at absolute deadlines."""
 
     def __init__(
         self,
+        *,
         shared: Shared,
         take: Callable[[], Any],  # the newest LowState sample from DDS, or None
-        parser: LowStateParser,
+        parser: LowStateParser | LeanLowStateParser,
         builder: LowCmdBuilder,
         publish: Callable[[Any], None],
         limits: JointLimits,
         chords: Chords,
-        settings: Any,  # DeployCfg
+        settings: DeployCfg,
         default_q: np.ndarray,
         damping_msg: Any,  # deploy.damping.build_damping: published as is, never rebuilt
         policy_period_s: float,
@@ -97,8 +102,13 @@ class CommandLoop:
         recorder: FlightRecorder | None,
         log: Callable[[str], None],
         source: SourceWatch | None = None,
+        clock: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.s = shared
+        # The one lock of the daemon: held by every tick here, by the policy loop while it reads
+        # a state and publishes, and by the final damping (one LowCmd writer at a time).
+        self.lock = threading.Lock()
+        self.clock = clock
         self.take = take
         self.parser = parser
         self.builder = builder
@@ -112,10 +122,10 @@ class CommandLoop:
         self.metrics = metrics
         self.recorder = recorder
         self.log = log
-        self.source = source if source is not None else SourceWatch(log)
+        self.source = source or SourceWatch(log, remote_silent_s=settings.remote.silent_s)
         sc = settings.safety
         self.state_dog = StateWatchdog(sc.state_hold_s, sc.state_damp_s)
-        self.motors = MotorHealth(_motor_thresholds(sc))
+        self.motors = MotorHealth(sc.motor_thresholds())
         self.max_tilt_rad = np.deg2rad(sc.max_tilt_deg)
         self.policy_period_s = policy_period_s
         self.deadline: PolicyDeadline | None = None
@@ -124,7 +134,7 @@ class CommandLoop:
         self.state_ns = 0  # when the current state was taken from DDS
         self._prev_keys = 0
         # The last *published* targets: every message's rate limit is anchored here, so two
-        # publishes within one command period (policy + regular tick) share one max_step.
+        # publishes within one motor period (policy + regular tick) share one max_step.
         self.prev_targets = np.array(default_q, dtype=np.float64)
         self._stand: StandTrajectory | None = None
         self._blend_from = self.prev_targets.copy()
@@ -143,7 +153,11 @@ class CommandLoop:
 
     # --- one tick ---------------------------------------------------------------------------
     def tick(self, now_ns: int) -> None:
-        """One regular tick (see the module docstring)."""
+        """One regular tick (see the module docstring), under `lock`."""
+        with self.lock:
+            self._tick(now_ns)
+
+    def _tick(self, now_ns: int) -> None:
         self._publish(now_ns, regular=True)
         fresh = self._read_state()
         causes = self._checks(now_ns, fresh)
@@ -156,12 +170,13 @@ class CommandLoop:
             self._publish(now_ns, regular=False)  # a trip damps now, not a period later
 
     def refresh_state(self) -> RobotState | None:
-        """Take and parse the newest LowState if one is waiting (policy loop, under the lock)."""
+        """Take and parse the newest LowState if one is waiting (the caller holds `lock`)."""
         self._read_state()
         return self.state
 
     def publish_policy(self, now_ns: int) -> None:
-        """Publish a fresh policy output at once through the same safety pipeline."""
+        """Publish a fresh policy output at once through the same safety pipeline (the caller
+        holds `lock`)."""
         if self.s.mode is Mode.POLICY:
             self._prepare(now_ns, ())
             self._publish(now_ns, regular=False)
@@ -176,7 +191,7 @@ class CommandLoop:
         if state is None:
             return False  # rejected (CRC, implausible): not fresh; a bad stream goes stale
         self.state = state
-        self.state_ns = time.monotonic_ns()
+        self.state_ns = self.clock()
         tick = self.source.freshness_tick(int(state.tick))
         cause = None if tick is None else self.state_dog.observe(tick, self.state_ns)
         if cause is not None:
@@ -344,7 +359,7 @@ class CommandLoop:
             self._msg = self.builder.build()  # set fields + CRC: ~0.15 ms, only on change
             self._dirty = False
         self.publish(self._msg)
-        pub_ns = time.monotonic_ns()
+        pub_ns = self.clock()
         self.published += 1
         mode, targets, causes = self._prepared
         if targets is not None:
@@ -381,12 +396,3 @@ class CommandLoop:
             self.recorder.record(
                 now_ns, "/deploy/event", {"t_ns": now_ns, "kind": kind, "text": text}
             )
-
-
-def _motor_thresholds(sc: Any) -> MotorThresholds:
-    return MotorThresholds(
-        max_lost_per_window=sc.max_lost_per_window,
-        lost_window_s=sc.lost_window_s,
-        max_temperature_c=sc.max_temperature_c,
-        min_battery_v=sc.min_battery_v,
-    )
