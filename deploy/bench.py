@@ -1,7 +1,7 @@
 """`python -m deploy.bench <name> [options]`: deploy-side benchmarks; `NAME --help` for options.
 
 Each benchmark is a module under deploy/benchmarks/ with `main(argv) -> int` that prints a
-table, then one JSON line; register it here by name (robots.cli.run_benchmark runs it).
+table, then one JSON line; register it here by name (common.cli.run_benchmark runs it).
 Timings only, no assertions.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from robots.cli import run_benchmark
+from common.cli import run_benchmark
 
 BENCHMARKS: dict[str, str] = {
     "fidelity": "deploy.benchmarks.fidelity",

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import user_errors_exit
+from common.config import to_dict
 from deploy.commands import StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
@@ -43,8 +45,6 @@ from deploy.validate import (
     damping_kd,
 )
 from robots import get_robot
-from robots.cli import user_errors_exit
-from robots.config import to_dict
 from robots.spec import RobotSpec
 from safety import Cause, JointLimits, joint_limits
 

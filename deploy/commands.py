@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from robots.compat import zip_strict
-from robots.errors import UserError
+from common.compat import zip_strict
+from common.errors import UserError
 
 
 def _ranges(ranges: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from robots.config import load_config
+from common.config import load_config
 from safety import MotorThresholds
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs" / "deploy"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from robots.errors import UserError
+from common.errors import UserError
 from robots.spec import RobotSpec
 
 

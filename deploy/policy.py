@@ -13,8 +13,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from common.errors import UserError
 from robots.artifact import ARTIFACT_KEY
-from robots.errors import UserError
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 
 

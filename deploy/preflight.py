@@ -9,9 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.errors import UserError
 from deploy.policy import PolicyRuntime, engine_runtime, load_runtime
 from robots.artifact import Artifact, parse_artifact, verify_golden
-from robots.errors import UserError
 from robots.spec import RobotSpec
 from safety.envelope import check_artifact
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from mcap.writer import CompressionType, Writer
 
-from robots.errors import UserError
+from common.errors import UserError
 
 TOPICS = ("/deploy/header", "/deploy/policy", "/deploy/command", "/deploy/event")
 _SCHEMA = json.dumps({"type": "object"}).encode()

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
+from common.cli import user_errors_exit
+from common.errors import UserError
 from deploy.policy import OrtPolicy
 from deploy.preflight import sha256_of
 from deploy.recorder import read_log
-from robots.cli import user_errors_exit
-from robots.errors import UserError
 
 
 def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import UserError
 from deploy.policy import run_rows
-from robots.errors import UserError
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
 
 

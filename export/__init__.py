@@ -1,6 +1,6 @@
 """Checkpoint -> self-describing fixed-step ONNX (and TensorRT) policy artifacts."""
 
-from robots.compat import require_python
+from common.compat import require_python
 
 require_python("genpo-export")  # before the imports that need torch
 

@@ -13,11 +13,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from common.cli import user_errors_exit
+from common.errors import UserError
+from common.files import writable_dir
 from export.exporter import ExportOptions, ExportResult, export_checkpoint
 from export.from_onnx import import_onnx
-from robots.cli import user_errors_exit
-from robots.errors import UserError
-from robots.files import writable_dir
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,6 +11,9 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from common.errors import UserError
+from common.files import writable_dir
+from common.machine import cpu_model
 from export.graph import reference_action, unrolled_module
 from export.metadata import ARTIFACT_KEY, PolicyDescription, build_document, file_sha256, utc_now
 from export.metadata import to_json as document_json
@@ -35,9 +38,6 @@ from export.verify import (
 from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32, NOISE_MODES
 from robots.contract import PolicyContract, make_contract
-from robots.errors import UserError
-from robots.files import writable_dir
-from robots.machine import cpu_model
 from robots.policy_graph import NOISE_INPUT, OBS_INPUT
 from robots.spec import RobotSpec
 from training.genpo import FlowPolicy

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from common.errors import UserError, first_line
 from export.exporter import ExportOptions, ExportResult, contract_for_task, measure_latency
 from export.metadata import (
     ARTIFACT_KEY,
@@ -34,7 +35,6 @@ from export.onnx_io import (
 from export.verify import check_finite, sample_observations
 from robots import get_robot
 from robots.artifact import GOLDEN_ATOL_FP32
-from robots.errors import UserError, first_line
 from robots.policy_graph import ACTIONS_OUTPUT, OBS_INPUT
 
 

@@ -29,8 +29,8 @@ from onnxruntime.capi.onnxruntime_pybind11_state import (
 )
 from torch import nn
 
-from robots.errors import UserError
-from robots.files import write_bytes_atomic
+from common.errors import UserError
+from common.files import write_bytes_atomic
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 
 OPSET = 17

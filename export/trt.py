@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.errors import UserError
+from common.files import write_bytes_atomic, write_text_atomic
 from export.verify import latency_us
 from robots.artifact import GOLDEN_ATOL_FP16, GOLDEN_ATOL_FP32, parse_artifact, verify_golden
-from robots.errors import UserError
-from robots.files import write_bytes_atomic, write_text_atomic
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
 
 MAX_BATCH = 1024  # optimisation-profile upper bound of the dynamic batch axis

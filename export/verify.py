@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserError
 from robots.contract import PolicyContract
-from robots.errors import UserError
 
 PARITY_ATOL = 1e-5
 RECORDED_OBS_FILE = "recorded_obs.npy"  # optional [n, obs] float array in the run directory

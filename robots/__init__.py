@@ -5,7 +5,7 @@ Imports nothing but numpy, pyyaml and the standard library, so it runs on the ro
 
 from __future__ import annotations
 
-from robots.errors import UserError
+from common.errors import UserError
 from robots.go2 import GO2
 from robots.h1 import H1
 from robots.spec import JointSpec, RobotSpec, indices_of
@@ -23,4 +23,4 @@ def get_robot(name: str) -> RobotSpec:
         ) from None
 
 
-__all__ = ["ROBOTS", "GO2", "H1", "JointSpec", "RobotSpec", "UserError", "get_robot", "indices_of"]
+__all__ = ["ROBOTS", "GO2", "H1", "JointSpec", "RobotSpec", "get_robot", "indices_of"]

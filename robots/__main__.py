@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
+from common.cli import user_errors_exit
+from common.compat import zip_strict
 from robots import ROBOTS, get_robot
-from robots.cli import user_errors_exit
-from robots.compat import zip_strict
 from robots.contract import TERRAINS, make_contract
 
 

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from robots.compat import zip_strict
+from common.compat import zip_strict
+from common.errors import UserError
 from robots.contract import ContractError, PolicyContract
-from robots.errors import UserError
 from robots.spec import RobotSpec
 
 ARTIFACT_KEY = "genpo_artifact"

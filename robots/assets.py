@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from robots.errors import UserError
+from common.errors import UserError
 from robots.spec import RobotSpec
 
 ROOT_ENV = "MENAGERIE_ROOT"

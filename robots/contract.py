@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from robots.errors import UserError
+from common.errors import UserError
 from robots.observations import OBS_CLIP, TERMS, TERRAINS
 from robots.spec import RobotSpec
 

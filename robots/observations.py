@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from robots.errors import UserError
+from common.errors import UserError
 from robots.frames import projected_gravity
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from robots.compat import zip_strict
+from common.compat import zip_strict
 
 # Motor modes written into LowCmd.motor_cmd[i].mode.
 MODE_SERVO = 0x01  # Go2 motors and H1 weak motors (ankles, arms).

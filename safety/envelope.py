@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from common.compat import zip_strict
+from common.errors import UserError
 from robots.artifact import Artifact
-from robots.compat import zip_strict
-from robots.errors import UserError
 from robots.spec import RobotSpec
 
 # Gains, action scale: within this factor of the robot's training values (robots/), both ways.

@@ -1,5 +1,5 @@
 """One benchmark convention for every package: `python -m <package>.bench <name> [options]`,
-each benchmark a module in <package>/benchmarks/ with `main(argv) -> int` (robots.cli)."""
+each benchmark a module in <package>/benchmarks/ with `main(argv) -> int` (common.cli)."""
 
 from __future__ import annotations
 

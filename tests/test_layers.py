@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO
 
-ROBOT_SIDE = ("robots", "safety", "deploy")
+ROBOT_SIDE = ("common", "robots", "safety", "deploy")
 
 
 def _import_all(packages: tuple[str, ...], blocked: tuple[str, ...]) -> subprocess.CompletedProcess:
@@ -44,11 +44,18 @@ def test_robot_side_imports_without_torch_mujoco_training_export() -> None:
     assert int(result.stdout.strip()) >= 8  # robots alone has 8 modules: the walk really ran
 
 
-def test_robots_imports_no_other_project_package() -> None:
+def test_robots_imports_only_common() -> None:
     # onnxruntime too: robots/policy_graph.py imports it inside its session factory only
     blocked = ("torch", "mujoco", "training", "export", "deploy", "safety", "onnxruntime")
     result = _import_all(("robots",), blocked)
     assert result.returncode == 0, result.stderr
+
+
+def test_common_imports_no_other_project_package() -> None:
+    blocked = ("torch", "mujoco", "training", "export", "deploy", "safety", "robots", "onnxruntime")
+    result = _import_all(("common",), blocked)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout.strip()) == 7  # the package and its 6 modules: the walk really ran
 
 
 @pytest.mark.skipif(sys.version_info < (3, 10), reason="training refuses Python < 3.10 first")

@@ -1,14 +1,14 @@
 """`python -m training.bench <name> [options]`: training-side benchmarks; `NAME --help` for options.
 
 Each benchmark is a module under training/benchmarks/ with `main(argv) -> int` that prints a
-table, then one JSON line; register it here by name (robots.cli.run_benchmark runs it).
+table, then one JSON line; register it here by name (common.cli.run_benchmark runs it).
 """
 
 from __future__ import annotations
 
 import sys
 
-from robots.cli import run_benchmark
+from common.cli import run_benchmark
 
 BENCHMARKS: dict[str, str] = {
     "algos": "training.benchmarks.algos",

@@ -32,9 +32,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from robots.config import from_dict
-from robots.errors import UserError, first_line
-from robots.files import atomic_write
+from common.config import from_dict
+from common.errors import UserError, first_line
+from common.files import atomic_write
 from training.config import FlowPolicyCfg, GaussianPolicyCfg
 from training.gaussian import GaussianPolicy
 from training.genpo import FlowPolicy
@@ -73,7 +73,7 @@ POLICY_CLASSES: dict[str, tuple[type[nn.Module], type]] = {
 
 
 def save_checkpoint(path: str | Path, payload: dict) -> None:
-    """Write payload (plus format tag and schema version) atomically (robots/files.py).
+    """Write payload (plus format tag and schema version) atomically (common/files.py).
 
     A crash mid-write leaves the previous file intact instead of a truncated one, and the next
     save removes the temp file the crashed one left.

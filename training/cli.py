@@ -21,12 +21,12 @@ from pathlib import Path
 
 import yaml
 
+from common.cli import user_errors_exit
+from common.config import ConfigError, dump_yaml, load_config, merge, to_dict
+from common.errors import UserError, first_line
+from common.files import writable_dir, write_text_atomic
 from robots import get_robot
-from robots.cli import user_errors_exit
-from robots.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from robots.contract import make_contract
-from robots.errors import UserError, first_line
-from robots.files import writable_dir, write_text_atomic
 from training import distributed
 from training.config import ALGOS, TrainCfg
 from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS

@@ -1,7 +1,7 @@
 """Frozen training configs: the defaults live here, YAML files in configs/ hold only deltas.
 
 Field types stay plain (int, float, str, bool, tuple, nested dataclass) so the generic
-YAML/--set loader in robots/config.py can build and print them.
+YAML/--set loader in common/config.py can build and print them.
 """
 
 from __future__ import annotations

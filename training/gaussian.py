@@ -11,7 +11,7 @@ import math
 import torch
 from torch import nn
 
-from robots.config import to_dict
+from common.config import to_dict
 from training.config import GaussianPolicyCfg
 from training.modules import mlp
 

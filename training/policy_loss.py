@@ -23,7 +23,7 @@ from typing import Protocol
 
 import torch
 
-from robots.errors import UserError
+from common.errors import UserError
 from training.config import TrainCfg
 
 Stats = dict[str, torch.Tensor]

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from robots.errors import UserError
+from common.errors import UserError
 from training import distributed
 from training.config import PPOCfg
 from training.modules import Critic

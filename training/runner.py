@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from robots.config import dump_yaml, to_dict
-from robots.errors import UserError, first_line
+from common.config import dump_yaml, to_dict
+from common.errors import UserError, first_line
 from training import distributed
 from training.checkpoint import (
     build_policy,

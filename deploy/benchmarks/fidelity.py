@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.cli import user_errors_exit
+from common.machine import cpu_model
 from deploy.preflight import REPO_ROOT
 from deploy.sim.launch import SimProcess
-from robots.cli import user_errors_exit
-from robots.machine import cpu_model
 
 TARGET_RATIO_ERROR = 0.10
 

@@ -20,12 +20,12 @@ import numpy as np
 from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowState_
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
+from common.compat import zip_strict
+from common.machine import cpu_model
 from deploy.io.channels import open_dds
 from deploy.io.crc import stamp_crc
 from deploy.io.lean import IO_PATHS, LoopIo, make_loop_io
 from robots import get_robot
-from robots.compat import zip_strict
-from robots.machine import cpu_model
 from robots.spec import RobotSpec
 
 STAGES = ("take", "parse", "build", "publish", "own", "total")

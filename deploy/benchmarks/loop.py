@@ -19,10 +19,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from common.cli import user_errors_exit
+from common.machine import cpu_model as _cpu_model
 from deploy.preflight import REPO_ROOT, default_policy_path
 from deploy.sim.launch import SimProcess
-from robots.cli import user_errors_exit
-from robots.machine import cpu_model as _cpu_model
 
 TARGETS = {"cmd_period_jitter_us": 250.0, "state_to_cmd_us": 1000.0}
 

@@ -22,8 +22,8 @@ from cyclonedds.sub import DataReader
 from cyclonedds.topic import Topic
 from unitree_sdk2py.core.channel import ChannelFactoryInitialize
 
+from common.errors import UserError
 from deploy.io.netif import check_interface, resolve_interface
-from robots.errors import UserError
 
 SIM_DOMAIN = 1  # convention: simulation on domain 1, loopback
 ROBOT_DOMAIN = 0

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowCmd_, unitree_hg_msg_dds__LowCmd_
 
+from common.compat import zip_strict
 from deploy.io.crc import stamp_crc
 from deploy.io.layout import CrcGather, layout_of
-from robots.compat import zip_strict
 from robots.spec import POS_STOP, RobotSpec
 
 GO_HEAD = (0xFE, 0xEF)

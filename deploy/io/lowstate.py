@@ -26,10 +26,10 @@ from typing import Any
 
 import numpy as np
 
+from common.compat import zip_strict
 from deploy.io.crc import crc32
 from deploy.io.layout import LITTLE_ENDIAN_HEADERS, CrcGather, layout_of
 from deploy.io.remote import REMOTE_BYTES, RemoteState, decode_remote
-from robots.compat import zip_strict
 from robots.frames import quat_mul, quat_to_rpy, rotate_about_axis
 from robots.spec import RobotSpec
 

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from robots.errors import UserError
+from common.errors import UserError
 
 _SIOCGIFADDR = 0x8915
 _SIOCGIFNETMASK = 0x891B

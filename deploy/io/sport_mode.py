@@ -13,8 +13,8 @@ from collections.abc import Callable
 from unitree_sdk2py.comm.motion_switcher.motion_switcher_client import MotionSwitcherClient
 from unitree_sdk2py.go2.sport.sport_client import SportClient
 
+from common.errors import UserError
 from deploy.io import channels
-from robots.errors import UserError
 
 # unitree_sdk2py.rpc.internal: RPC_ERR_CLIENT_SEND (no service matched the request channel) and
 # RPC_ERR_CLIENT_API_TIMEOUT (matched, but no reply in time) both mean "nobody answered".

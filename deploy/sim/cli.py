@@ -12,19 +12,19 @@ import signal
 import sys
 from pathlib import Path
 
-from robots.compat import require_python
+from common.compat import require_python
 
 require_python("genpo-sim")  # before the imports that need mujoco
 
+from common.cli import user_errors_exit
+from common.errors import UserError
 from deploy.io.channels import SIM_DOMAIN
 from deploy.sim.faults import FaultConfig
 from deploy.sim.model import CONTACT_MODELS, START_POSES
 from deploy.sim.runner import Sim, SimOptions
 from deploy.sim.video import LiveViewer, VideoRecorder, display_available
 from robots import get_robot
-from robots.cli import user_errors_exit
 from robots.contract import TERRAINS
-from robots.errors import UserError
 
 
 def _force(text: str) -> tuple[float, float, float]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mujoco
 
-from robots.errors import UserError
+from common.errors import UserError
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480

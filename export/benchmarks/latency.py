@@ -18,10 +18,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.machine import cpu_model
 from export.graph import reference_action, unrolled_module
 from export.onnx_io import export_module, runner, session
 from export.verify import latency_us, max_abs_error
-from robots.machine import cpu_model
 from robots.policy_graph import OBS_INPUT
 from training.config import FlowPolicyCfg, GaussianPolicyCfg
 from training.gaussian import GaussianPolicy

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from common.compat import zip_strict
 from deploy.sim.launch import SimProcess
 from robots import get_robot
-from robots.compat import zip_strict
 from tests.conftest import REPO
 from tests.deploy.conftest import MAIN_PYTHON, Deploy, LowCmdSpy, boost_sim
 

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 
+from common.errors import UserError
 from deploy.commands import StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.metrics import Samples
@@ -25,7 +26,6 @@ from deploy.replay import replay
 from robots import GO2, H1
 from robots.artifact import ARTIFACT_KEY
 from robots.contract import make_contract
-from robots.errors import UserError
 from robots.frames import projected_gravity
 from robots.policy_graph import OBS_INPUT
 from tests.conftest import REPO

@@ -11,10 +11,10 @@ import pytest
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
 
 import deploy.cli as cli
+from common.errors import UserError
 from deploy.io.channels import open_dds
 from deploy.recorder import FlightRecorder
 from robots import GO2
-from robots.errors import UserError
 from tests.deploy.conftest import LowCmdSpy
 from tests.deploy.standing import standing_link
 

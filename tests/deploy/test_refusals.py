@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import deploy.cli as cli
+from common.errors import UserError
 from deploy.cli import main
 from robots import GO2
-from robots.errors import UserError
 from safety.envelope import DAMPING_KD_RANGE, GAIN_MARGIN, MAX_STATE_DAMP_S
 from tests.deploy.conftest import LowCmdSpy
 from tests.deploy.test_deploy_units import _with_metadata

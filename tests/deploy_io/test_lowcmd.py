@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_
 
+from common.compat import zip_strict
 from deploy.io.channels import open_dds
 from deploy.io.crc import crc32, crc_ok
 from deploy.io.lowcmd import HgLowCmdBuilder, make_lowcmd_builder
 from robots import GO2, H1
-from robots.compat import zip_strict
 from robots.spec import MODE_SERVO, MODE_STRONG, POS_STOP
 
 

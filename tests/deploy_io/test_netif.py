@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import UserError
 from deploy.io.channels import open_dds
 from deploy.io.netif import interface_for_ip, list_interfaces, resolve_interface
-from robots.errors import UserError
 
 
 def test_loopback_found_from_ip() -> None:

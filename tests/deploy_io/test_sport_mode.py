@@ -11,7 +11,7 @@ import pytest
 _NO_ROBOT = """
 from deploy.io.channels import open_dds
 from deploy.io.sport_mode import release_sport_mode
-from robots.errors import UserError
+from common.errors import UserError
 open_dds(102, iface="lo")
 try:
     release_sport_mode(102, timeout_s=0.5)

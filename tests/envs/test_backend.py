@@ -9,8 +9,8 @@ import mujoco
 import numpy as np
 import pytest
 
+from common.config import from_dict, to_dict
 from robots import get_robot
-from robots.config import from_dict, to_dict
 from training.envs.model import ModelCfg, compile_model
 from training.envs.terrain import Terrain, TerrainCfg, column_types, tile_heights
 from training.tasks import TASKS, make_env, task_config

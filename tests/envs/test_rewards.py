@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from robots.errors import UserError
+from common.errors import UserError
 from training.tasks import rewards as rw
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from robots.errors import UserError
+from common.errors import UserError
 from training.tasks import make_env
 
 # Everything that draws from the env's RNG or keeps buffers across steps is switched on, and
@@ -100,7 +100,7 @@ def test_state_of_another_env_is_refused() -> None:
 
 
 def test_state_from_another_version_is_refused_by_name() -> None:
-    from robots.errors import UserError
+    from common.errors import UserError
     from training.tasks import make_env
 
     env = make_env("go2_flat", num_envs=2, seed=0)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from robots.errors import UserError
+from common.errors import UserError
 from training.tasks import TASKS, make_env
 
 EXPECTED_DIMS = {  # (actor, critic): contract dims, written out so a contract change shows here

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from common.config import to_dict
 from export.exporter import ExportOptions, export_checkpoint, export_policy
 from robots import get_robot
-from robots.config import to_dict
 from robots.contract import make_contract
 from training.checkpoint import save_checkpoint
 from training.config import FlowPolicyCfg, GaussianPolicyCfg, TrainCfg

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from common.errors import UserError
 from export.exporter import ExportOptions, export_checkpoint
 from robots import GO2, H1, get_robot
 from robots.artifact import ARTIFACT_KEY, parse_artifact
 from robots.contract import make_contract
-from robots.errors import UserError
 from tests.conftest import REPO
 from training import cli
 from training.checkpoint import load_checkpoint
@@ -95,7 +95,7 @@ def test_isaaclab_physics_is_pinned_and_recorded(tmp_path: Path) -> None:
 def test_auto_resumes_a_mujoco_run_on_mujoco_even_where_isaaclab_could_launch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from robots.config import to_dict
+    from common.config import to_dict
     from training.config import TrainCfg
 
     monkeypatch.setattr("training.envs.isaaclab.launch_problem", lambda *a, **k: None)

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from common.errors import UserError
 from robots import get_robot
 from robots.contract import make_contract
-from robots.errors import UserError
 from tests.conftest import REPO
 from training.envs import isaaclab as il
 

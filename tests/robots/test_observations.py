@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from robots import GO2, H1
 from robots.contract import ActionMap, ObsTerm, make_contract
-from robots.errors import UserError
 from robots.frames import projected_gravity
 from robots.observations import (
     HEIGHT_SCAN_DIM,

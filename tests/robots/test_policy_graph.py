@@ -10,8 +10,8 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
+from common.errors import UserError
 from deploy.policy import OrtPolicy
-from robots.errors import UserError
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 
 

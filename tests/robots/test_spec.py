@@ -6,9 +6,9 @@ import mujoco
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from robots import GO2, H1, RobotSpec, get_robot, indices_of
 from robots.assets import model_xml
-from robots.errors import UserError
 from robots.spec import MODE_SERVO, MODE_STRONG
 
 GO2_ISAAC_TO_SDK = [3, 0, 9, 6, 4, 1, 10, 7, 5, 2, 11, 8]

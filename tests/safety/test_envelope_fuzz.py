@@ -12,6 +12,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.compat import zip_strict
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.io.remote import KEY_BITS
 from deploy.validate import (
@@ -22,7 +23,6 @@ from deploy.validate import (
 )
 from robots import GO2, H1, get_robot
 from robots.artifact import Artifact, GoldenVectors
-from robots.compat import zip_strict
 from robots.contract import make_contract
 from safety.envelope import (
     COMMAND_HZ_RANGE,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from robots.errors import UserError
+from common.errors import UserError
 from tests.conftest import REPO
 from tests.training.train_helpers import tiny_cfg
 from training.checkpoint import (

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from robots.errors import UserError
+from common.errors import UserError
 from tests.training.train_helpers import tiny_cfg
 from training.config import FlowPolicyCfg, GMPOCfg, PPOCfg, TrainCfg
 from training.genpo import FlowPolicy

@@ -8,7 +8,7 @@ import math
 import statistics
 from pathlib import Path
 
-from robots.machine import cpu_model
+from common.machine import cpu_model
 from training.benchmarks.algos import SMOOTH
 
 COLORS = {"ppo": "tab:gray", "genpo": "tab:blue", "gmpo": "tab:orange", "gmpg": "tab:green"}

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from mujoco.batch import Batch
 
-from robots.machine import cpu_model as _cpu_model
+from common.machine import cpu_model as _cpu_model
 from training.tasks import TASKS, make_env
 
 ACTION_STD = 0.5  # random policy outputs: enough motion for realistic contacts, few falls

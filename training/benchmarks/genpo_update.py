@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from robots.machine import cpu_model as _cpu_model
+from common.machine import cpu_model as _cpu_model
 from training.config import FlowPolicyCfg, GaussianPolicyCfg, PPOCfg
 from training.gaussian import GaussianPolicy
 from training.genpo import FlowPolicy

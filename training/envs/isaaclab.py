@@ -35,9 +35,9 @@ from typing import Any
 import torch
 import yaml
 
+from common.errors import UserError
 from robots import get_robot
 from robots.contract import PolicyContract
-from robots.errors import UserError
 from robots.spec import RobotSpec
 from training.envs.vec_env import VecEnv
 

@@ -18,9 +18,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from robots.cli import user_errors_exit
-from robots.errors import UserError
-from robots.files import check_output_file, write_text_atomic
+from common.cli import user_errors_exit
+from common.errors import UserError
+from common.files import check_output_file, write_text_atomic
 
 PROG = "genpo-eval"
 

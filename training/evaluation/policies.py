@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from common.errors import UserError
 from robots import get_robot
 from robots.artifact import ARTIFACT_KEY, parse_artifact, verify_golden
 from robots.contract import PolicyContract
-from robots.errors import UserError
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from common.errors import UserError
 from robots import get_robot
 from robots.contract import make_contract
-from robots.errors import UserError
 from training.evaluation.metrics import EpisodeMetrics
 from training.evaluation.play import play_overrides
 from training.evaluation.policies import EvalPolicy, load_eval_policy

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from robots.config import to_dict
+from common.config import to_dict
 from training.config import FlowPolicyCfg
 from training.modules import mlp, sinusoidal_embedding
 

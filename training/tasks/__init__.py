@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from robots.config import load_config
-from robots.errors import UserError
+from common.config import load_config
+from common.errors import UserError
 from training.tasks.config import TaskCfg
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "tasks"

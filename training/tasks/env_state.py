@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from robots.config import to_dict
-from robots.errors import UserError
+from common.config import to_dict
+from common.errors import UserError
 
 if TYPE_CHECKING:
     from training.tasks.velocity_env import VelocityEnv

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from robots.errors import UserError
+from common.errors import UserError
 
 COMMAND_MOVING_M_S = 0.1  # air-time terms only reward steps while ||c_xy|| exceeds this
 

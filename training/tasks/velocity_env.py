@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from robots import UserError, frames, get_robot
+from common.errors import UserError
+from robots import frames, get_robot
 from robots.contract import make_contract
 from robots.observations import ObservedState
 from training.envs.backend import MujocoBackend

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from robots.errors import UserError
-from robots.files import atomic_write, check_output_file, write_text_atomic
+from common.errors import UserError
+from common.files import atomic_write, check_output_file, write_text_atomic
 from tests.conftest import REPO
 
 # A writer killed with SIGKILL halfway through its data, as `kill -9` or the OOM killer would.
 KILLED_WRITER = """
 import os, signal, sys
-from robots.files import atomic_write
+from common.files import atomic_write
 with atomic_write(sys.argv[1]) as f:
     f.write(b"half of the new")
     f.flush()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Callable, TypeVar  # not collections.abc: F's bound is evaluated, 3.8 too
 
-from robots.errors import UserError
+from common.errors import UserError
 
 F = TypeVar("F", bound=Callable[..., "int | None"])
 

@@ -1,4 +1,4 @@
-"""robots.compat: the 3.8 stand-ins behave like the 3.10+ builtins they replace (both arms run
+"""common.compat: the 3.8 stand-ins behave like the 3.10+ builtins they replace (both arms run
 on any Python; the robot-side tier also runs the config loader on 3.8 itself)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Literal
 
 import pytest
 
-from robots.compat import _eval_annotation, _zip_strict, zip_strict
+from common.compat import _eval_annotation, _zip_strict, zip_strict
 
 
 @pytest.mark.parametrize("impl", [zip_strict, _zip_strict])

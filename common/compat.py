@@ -15,7 +15,7 @@ import typing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from robots.cli import EXIT_USER_ERROR
+from common.cli import EXIT_USER_ERROR
 
 # `X | Y` in an evaluated annotation is types.UnionType on 3.10+; 3.8 has typing.Union only.
 UNION_TYPES: tuple[Any, ...] = (typing.Union, getattr(types, "UnionType", typing.Union))

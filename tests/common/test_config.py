@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from robots.config import ConfigError, dump_yaml, load_config, parse_override, to_dict
+from common.config import ConfigError, dump_yaml, load_config, parse_override, to_dict
 from tests.conftest import REPO
 
 

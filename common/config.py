@@ -18,9 +18,9 @@ from typing import Any, TypeVar
 
 import yaml
 
-from robots.compat import UNION_TYPES, type_hints, zip_strict
-from robots.errors import UserError
-from robots.files import write_text_atomic
+from common.compat import UNION_TYPES, type_hints, zip_strict
+from common.errors import UserError
+from common.files import write_text_atomic
 
 T = TypeVar("T")
 
