@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -203,33 +204,72 @@ def test_h1_band_holds_through_stand_and_lets_go_after_the_blend_in(artifacts):
     assert result["safety_events"][0] in ("tilt", "end_of_run"), result
 
 
-SHIPPED = REPO / "assets" / "policies" / "go2_flat" / "policy.onnx"
-# GENPO_H1_POLICY=<policy.onnx> runs the H1 walk on a candidate before it is shipped.
-SHIPPED_H1 = Path(os.environ.get("GENPO_H1_POLICY", REPO / "assets/policies/h1_flat/policy.onnx"))
+def shipped_policy(task: str) -> Path:
+    """The shipped ONNX of `task`; GENPO_<TASK>_POLICY=<policy.onnx> tries a candidate first."""
+    default = REPO / "assets" / "policies" / task / "policy.onnx"
+    return Path(os.environ.get(f"GENPO_{task.upper()}_POLICY", default))
 
 
-# Remote-stick schedule once POLICY is on: (seconds, sticks). vx = ly, vy = -lx, wz = -rx.
+# Remote-stick schedules once POLICY is on: (seconds, sticks). vx = ly, vy = -lx, wz = -rx.
 STICK_SCHEDULE = (
     (7.0, {"ly": 0.5, "lx": 0.0, "rx": 0.0}),  # walk forward 0.5 m/s
     (7.0, {"ly": 0.3, "lx": 0.0, "rx": -0.5}),  # forward while turning left 0.5 rad/s
     (6.0, {"ly": 0.0, "lx": -0.4, "rx": 0.0}),  # sideways 0.4 m/s
 )
+# H1 is trained forward only (vx in [0, 1], vy = 0).
+H1_STICK_SCHEDULE = (
+    (7.0, {"ly": 0.5, "lx": 0.0, "rx": 0.0}),  # walk forward 0.5 m/s
+    (7.0, {"ly": 0.3, "lx": 0.0, "rx": -0.5}),  # forward while turning left 0.5 rad/s
+    (6.0, {"ly": 0.7, "lx": 0.0, "rx": 0.0}),  # faster, straight
+)
 
 
-@pytest.mark.robot_side
-@pytest.mark.skipif(not SHIPPED.is_file(), reason=f"no trained policy shipped yet ({SHIPPED})")
-def test_shipped_go2_policy_walks_20_s_under_changing_stick_commands():
-    domain = 158
-    sim = _started_sim("go2", domain)
+@dataclass(frozen=True)
+class Walk:
+    """One shipped policy's 20 s walk through genpo-sim + genpo-deploy."""
+
+    task: str
+    domain: int
+    sticks: tuple[tuple[float, dict[str, float]], ...]
+    # The line after which the sticks drive the walk: POLICY, or for H1 the band's release after
+    # the POLICY blend-in (hung in the band through STAND, as on the robot).
+    walking_from: str = "-> POLICY"
+    sim_args: tuple[str, ...] = ()
+
+    @property
+    def robot(self) -> str:
+        return self.task.split("_")[0]
+
+
+WALKS = (
+    Walk("go2_flat", 158, STICK_SCHEDULE),
+    Walk("h1_flat", 160, H1_STICK_SCHEDULE, walking_from="elastic band released"),
+    Walk("go2_rough", 162, STICK_SCHEDULE, sim_args=("--terrain", "rough")),
+)
+
+
+def _walk_param(walk: Walk):
+    policy = shipped_policy(walk.task)
+    marks = [pytest.mark.skipif(not policy.is_file(), reason=f"no {walk.task} policy ({policy})")]
+    if walk.task == "go2_flat":
+        marks.append(pytest.mark.robot_side)  # the 3.8 daemon against the 3.11 genpo-sim
+    return pytest.param(walk, id=walk.task, marks=marks)
+
+
+@pytest.mark.parametrize("walk", [_walk_param(w) for w in WALKS])
+def test_shipped_policy_walks_20_s_under_changing_stick_commands(walk: Walk):
+    sim = _started_sim(walk.robot, walk.domain, *walk.sim_args)
+    policy = shipped_policy(walk.task)
     try:
-        run = Deploy(*_args("go2", domain, SHIPPED, sim, "--auto", "--duration", "30"))
-        assert run.wait_for("-> POLICY", timeout_s=20), "\n".join(run.lines)
-        for seconds, sticks in STICK_SCHEDULE:
+        run = Deploy(*_args(walk.robot, walk.domain, policy, sim, "--auto", "--duration", "32"))
+        assert run.wait_for(walk.walking_from, timeout_s=30), "\n".join(run.lines)
+        for seconds, sticks in walk.sticks:
             sim.control.set_sticks(**sticks)
             time.sleep(seconds)
         result = run.result(timeout_s=60)
     finally:
         sim.__exit__(None, None, None)
+    print(f"{walk.task} through the daemon: tracking RMSE {result['vel_tracking_rmse']}")
     assert result["states_visited"] == FULL_WALK and not result["fell"], run.lines
     # No miss escalated to POLICY_STALE or damping: the run ended on its timer alone. How many
     # ticks were late is timing, which depends on the machine's load (the K = 5 flow on 2 shared
@@ -274,33 +314,3 @@ def test_log_filling_up_mid_run_damps_with_its_cause_and_prints_the_line(artifac
     assert proc.stderr.count("flight recorder: writing") == 1, proc.stderr  # said once
     assert "Traceback" not in proc.stderr
     assert spy.cmds and spy.cmds[-1][1], "the last LowCmd on the wire must be damping"
-
-
-# H1 is trained forward only (vx in [0, 1], vy = 0): vx = ly, wz = -rx.
-H1_STICK_SCHEDULE = (
-    (7.0, {"ly": 0.5, "lx": 0.0, "rx": 0.0}),  # walk forward 0.5 m/s
-    (7.0, {"ly": 0.3, "lx": 0.0, "rx": -0.5}),  # forward while turning left 0.5 rad/s
-    (6.0, {"ly": 0.7, "lx": 0.0, "rx": 0.0}),  # faster, straight
-)
-
-
-@pytest.mark.skipif(
-    not SHIPPED_H1.is_file(), reason=f"no trained H1 policy shipped yet ({SHIPPED_H1})"
-)
-def test_shipped_h1_policy_walks_20_s_under_changing_stick_commands():
-    """Hung in the band through STAND, released after the POLICY blend-in, then 20 s of walking."""
-    domain = 160
-    sim = _started_sim("h1", domain)
-    try:
-        run = Deploy(*_args("h1", domain, SHIPPED_H1, sim, "--auto", "--duration", "32"))
-        assert run.wait_for("elastic band released", timeout_s=30), "\n".join(run.lines)
-        for seconds, sticks in H1_STICK_SCHEDULE:
-            sim.control.set_sticks(**sticks)
-            time.sleep(seconds)
-        result = run.result(timeout_s=60)
-    finally:
-        sim.__exit__(None, None, None)
-    print(f"H1 through the daemon: tracking RMSE {result['vel_tracking_rmse']}")
-    assert result["states_visited"] == FULL_WALK and not result["fell"], run.lines
-    assert result["safety_events"] == ["end_of_run"]  # as for Go2: no miss escalated
-    assert result["vel_tracking_rmse"] < 0.3
