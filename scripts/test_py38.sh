@@ -34,6 +34,9 @@ if "$VENV38/bin/python" -c "import torch" 2>/dev/null || "$VENV38/bin/python" -c
   exit 1
 fi
 # Installed (not editable) above to prove the metadata installs; the tests import this checkout.
+# Flush the installs' dirty pages first: the DDS walks that follow are real-time and write flight
+# logs, and a write throttled behind a venv's writeback stalls the daemon into policy_stale.
+sync
 GENPO_MAIN_PYTHON="$PWD/.venv/bin/python" PYTHONPATH="$PWD" \
   "$VENV38/bin/python" -m pytest -p no:cacheprovider -m "robot_side and not gpu and not hardware and not bench and not slow" "$@"
 
