@@ -3,6 +3,7 @@ one entry point of every package's benchmarks."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import sys
@@ -52,3 +53,10 @@ def run_benchmark(
         print(f"{prog}: error: {what}; choose one of {names}", file=sys.stderr)
         return EXIT_USER_ERROR
     return importlib.import_module(benchmarks[argv[0]]).main(argv[1:])
+
+
+def add_set_argument(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The repeatable `--set KEY=VALUE` config override, collected into `args.overrides`."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from common.cli import user_errors_exit
+from common.cli import add_set_argument, user_errors_exit
 from common.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from common.errors import UserError, first_line
 from common.files import writable_dir, write_text_atomic
@@ -122,14 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CKPT",
         help="continue from this checkpoint (weights, optimiser, RNG, iteration)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value; repeatable (env.* keys go to the task)",
-    )
+    add_set_argument(p, "override a config value; repeatable (env.* keys go to the task)")
     p.add_argument(
         "--torch-threads",
         type=int,

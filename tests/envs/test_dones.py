@@ -50,3 +50,34 @@ def test_time_out_is_not_set_for_a_termination_on_the_last_step() -> None:
     _, _, dones, extras = env.step(zeros)
     assert dones.all()
     assert extras["time_outs"].tolist() == [True, False]
+
+
+def test_a_sitting_h1_ends_its_episode_by_base_height() -> None:
+    # Menagerie's H1 sits on its thighs without a torso contact: only the height term ends it.
+    env = make_env("h1_flat", num_envs=2, seed=0, overrides=("observations.noise=false",))
+    assert env.cfg.min_base_height_m == 0.7
+    zeros = torch.zeros(2, env.num_actions)
+    env.step(zeros)
+    env.backend.qpos[0, 2] = 0.3  # upright, pelvis 0.3 m above the floor
+    _, _, dones, extras = env.step(zeros)
+    assert dones.tolist() == [True, False]
+    assert extras["episode"]["termination_base_height"] == 1.0
+    assert extras["episode"]["termination_base_contact"] == 1.0  # every termination counts there
+    assert env.episode_length_buf.tolist() == [0, 2]
+
+
+def test_base_height_is_measured_from_the_ground_under_the_base() -> None:
+    env = make_env("go2_rough", num_envs=2, seed=0, overrides=("min_base_height_m=0.2",))
+    zeros = torch.zeros(2, env.num_actions)
+    env.step(zeros)
+    # Env 0 low over the terrain's highest cell, env 1 high over its lowest: an absolute
+    # height would get both wrong.
+    heights, h = env.terrain.heights_m, env.terrain.cfg.horizontal_scale_m
+    cells = [np.unravel_index(np.argmax(heights), heights.shape),
+             np.unravel_index(np.argmin(heights), heights.shape)]  # fmt: skip
+    for i, ((iy, ix), above) in enumerate(zip(cells, (0.15, 0.35), strict=True)):
+        env.backend.qpos[i, 0:3] = [ix * h, iy * h, heights[iy, ix] + above]
+    assert heights.max() > 0.5 and heights.min() < -0.5
+    env.backend.qvel[:] = 0.0
+    _, _, dones, _ = env.step(zeros)
+    assert dones.tolist() == [True, False]

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.cli import user_errors_exit
+from common.cli import add_set_argument, user_errors_exit
 from common.errors import UserError
 from common.files import check_output_file, write_text_atomic
 
@@ -53,14 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--video", type=Path, help="write an mp4 of env 0 (headless EGL/OSMesa)")
     p.add_argument("--json", type=Path, help="also write the report to this file")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="task config override applied after the PLAY settings (repeatable)",
-    )
+    add_set_argument(p, "task config override applied after the PLAY settings (repeatable)")
     return p
 
 

@@ -147,6 +147,10 @@ class TaskCfg:
     observations: ObsCfg = field(default_factory=ObsCfg)
     contact_threshold_n: float = 1.0
     """Net force above which a body counts as in contact (terminations, air time, slide)."""
+    min_base_height_m: float | None = None
+    """End the episode when the root is lower than this above the ground under it (IsaacLab's
+    root_height_below_minimum; None: base contact alone ends it, as in IsaacLab's velocity
+    tasks). MuJoCo backend only: IsaacLab runs its own task configs."""
     scan_yaw_joint: str = ""
     """Joint whose angle adds to the root yaw for the height scan's yaw alignment: H1's scanner
     rides on torso_link, whose origin is the pelvis origin, turned by the "torso" joint."""

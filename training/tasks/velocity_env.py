@@ -131,15 +131,16 @@ class VelocityEnv(VecEnv):
         self.timers.update(foot_forces > self.cfg.contact_threshold_n)
         self.episode_length_buf += 1
         base_hit = self.backend.contact_forces("base")[:, -CONTACT_HISTORY:]
-        terminated = (base_hit > self.cfg.contact_threshold_n).any(axis=(1, 2))
-        terminated |= self.backend.failed
+        base_contact = (base_hit > self.cfg.contact_threshold_n).any(axis=(1, 2))
+        too_low = self._base_too_low()
+        terminated = base_contact | too_low | self.backend.failed
         time_outs = (self.episode_length_buf >= self.max_episode_length) & ~terminated
         state = self._step_state(foot_forces, terminated)
         self.last_step_state = state
         reward = self._rewards(state)
         dones = terminated | time_outs
         ids = np.flatnonzero(dones)
-        episode = self._episode_log(ids, terminated) if len(ids) else {}
+        episode = self._episode_log(ids, terminated, too_low) if len(ids) else {}
         self._reset_envs(ids, curriculum=True)
         self.commands.step(self.control_dt, self._yaw())
         self._push()
@@ -207,13 +208,25 @@ class VelocityEnv(VecEnv):
             total += value
         return total
 
-    def _episode_log(self, ids: np.ndarray, terminated: np.ndarray) -> dict[str, float]:
+    def _base_too_low(self) -> np.ndarray:
+        """[N] root closer to the ground under it than `min_base_height_m` (False when unset)."""
+        if self.cfg.min_base_height_m is None:
+            return np.zeros(self.num_envs, dtype=bool)
+        pos = self.backend.root_pos
+        ground = 0.0 if self.terrain is None else self.terrain.height_at(pos[:, 0], pos[:, 1])
+        return pos[:, 2] - ground < self.cfg.min_base_height_m
+
+    def _episode_log(
+        self, ids: np.ndarray, terminated: np.ndarray, too_low: np.ndarray
+    ) -> dict[str, float]:
         """Per-term episode sums averaged over the ending envs, per second (IsaacLab's log)."""
         out = {
             f"rew_{term}": float(np.mean(sums[ids]) / self.cfg.sim.episode_length_s)
             for term, sums in self.episode_sums.items()
         }
         out["termination_base_contact"] = float(np.mean(terminated[ids]))
+        if self.cfg.min_base_height_m is not None:
+            out["termination_base_height"] = float(np.mean(too_low[ids]))
         if self.terrain is not None:
             out["terrain_level"] = float(np.mean(self.resets.levels))
         return out
