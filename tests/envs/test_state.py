@@ -109,3 +109,23 @@ def test_state_from_another_version_is_refused_by_name() -> None:
     del state["arrays"][key]
     with pytest.raises(UserError, match=f"lacks \\['{key}'\\]"):
         env.load_state_dict(state)
+
+
+@pytest.mark.parametrize(("field", "value", "loads"), [
+    ("min_base_height_m", None, True),  # added later, unused: an older checkpoint still resumes
+    ("min_base_height_m", 0.3, False),  # added later and in use: the task is not the saved one
+])  # fmt: skip
+def test_a_task_option_added_after_the_checkpoint(field: str, value, loads: bool) -> None:
+    import json
+
+    overrides = () if value is None else (f"{field}={value}",)
+    env = make_env("go2_flat", num_envs=2, seed=0, overrides=overrides)
+    state = env.state_dict()
+    config = json.loads(state["identity"]["config"])
+    del config[field]  # what a version without the option wrote
+    state["identity"]["config"] = json.dumps(config, sort_keys=True)
+    if loads:
+        env.load_state_dict(state)
+    else:
+        with pytest.raises(UserError, match="another task config"):
+            env.load_state_dict(state)

@@ -192,3 +192,19 @@ def test_shipped_policy_walks(onnx: Path) -> None:
     About 5 s per Go2 policy on the 2-core CPU (the episodes run as parallel envs)."""
     report = evaluate(EvalOptions(onnx, _trained_task(onnx), episodes=8, duration_s=20.0))
     assert report["walks"] is True, {k: report[k] for k in ("tracking_reward_fraction", "falls")}
+
+
+def test_rough_evaluation_starts_on_the_hardest_third_of_the_rows() -> None:
+    from common.errors import UserError
+    from training.evaluation.play import play_overrides
+    from training.tasks import make_env, task_config
+
+    play = play_overrides(task_config("go2_rough"), 20.0)
+    env = make_env("go2_rough", num_envs=40, seed=0, overrides=play)
+    rows = env.cfg.terrain.num_rows
+    assert set(env.resets.levels.tolist()) == set(range(rows - rows // 3, rows))  # 7, 8, 9 of 10
+    trained = make_env("go2_rough", num_envs=40, seed=0)
+    assert trained.resets.levels.max() <= trained.cfg.terrain.max_init_level < rows - rows // 3
+    assert not any("init_level" in o for o in play_overrides(task_config("go2_flat"), 20.0))
+    with pytest.raises(UserError, match="not a range within the terrain's 10 rows"):
+        make_env("go2_rough", num_envs=2, seed=0, overrides=("terrain.max_init_level=10",))

@@ -59,8 +59,10 @@ class TerrainCfg:
     slope: tuple[float, float] = (0.0, 0.4)
     """Pyramid slope (rise / run) at difficulty 0 and 1."""
     slope_platform_m: float = 2.0
+    min_init_level: int = 0
     max_init_level: int = 5
-    """Initial levels are uniform integers in [0, max_init_level]."""
+    """Initial levels are uniform integers in [min_init_level, max_init_level] (evaluation:
+    the hardest third of the rows)."""
     curriculum: bool = True
     """Move envs up / down levels by distance walked (terrain_levels_vel)."""
 

@@ -13,10 +13,17 @@ def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
     """Overrides of `cfg` for an evaluation whose episodes last `duration_s` seconds.
 
     Kept from training: spawn pose and yaw randomisation, the task's reset velocity and joint
-    scale, commands resampled as in training (unless a script replaces them), the terrain.
+    scale, commands resampled as in training (unless a script replaces them), the terrain. On
+    rough terrain every episode starts on the hardest third of the curriculum's rows.
     """
     lo, hi = cfg.domain_rand.friction
     friction = (lo + hi) / 2  # the middle of the trained range (0.8 for every task here)
+    rows = cfg.terrain.num_rows
+    hardest = (
+        (f"terrain.min_init_level={rows - rows // 3}", f"terrain.max_init_level={rows - 1}")
+        if cfg.terrain.kind == "rough"
+        else ()
+    )
     return (
         "observations.noise=false",
         "domain_rand.push_interval_s=null",
@@ -28,4 +35,5 @@ def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
         # Levels stay where they were drawn: an evaluation must not move envs between tiles.
         "terrain.curriculum=false",
         f"sim.episode_length_s={duration_s!r}",
+        *hardest,
     )

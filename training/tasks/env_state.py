@@ -18,6 +18,7 @@ import torch
 
 from common.config import to_dict
 from common.errors import UserError
+from training.tasks.config import TaskCfg
 
 if TYPE_CHECKING:
     from training.tasks.velocity_env import VelocityEnv
@@ -66,7 +67,7 @@ def load_env_state(env: VelocityEnv, state: dict[str, Any]) -> None:
             f"env state version {state.get('version')!r} is not {STATE_VERSION}; "
             "resume from a checkpoint written by this version"
         )
-    if state["identity"] != _identity(env):
+    if not _same_identity(state["identity"], _identity(env)):
         raise UserError(
             "the checkpoint's env state belongs to another task config, num_envs or seed; "
             "resume with the settings the run was started with"
@@ -91,6 +92,24 @@ def load_env_state(env: VelocityEnv, state: dict[str, Any]) -> None:
 def _identity(env: VelocityEnv) -> dict[str, Any]:
     config = json.dumps(to_dict(env.cfg), sort_keys=True)
     return {"config": config, "num_envs": env.num_envs, "seed": env.seed}
+
+
+def _same_identity(saved: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Equal, once config fields this version added at their defaults are left out of `current`
+    (a checkpoint from before a new task option still resumes exactly while it is unused)."""
+    then = json.loads(saved["config"])
+    now = _without_new_defaults(json.loads(current["config"]), then, to_dict(TaskCfg()))
+    return {**current, "config": now} == {**saved, "config": then}
+
+
+def _without_new_defaults(now: Any, saved: Any, defaults: Any) -> Any:
+    if not (isinstance(now, dict) and isinstance(saved, dict) and isinstance(defaults, dict)):
+        return now
+    return {
+        k: _without_new_defaults(v, saved.get(k), defaults.get(k))
+        for k, v in now.items()
+        if k in saved or k not in defaults or v != defaults[k]
+    }
 
 
 def _arrays(env: VelocityEnv) -> tuple[tuple[str, str], ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.errors import UserError
 from robots import frames
 from robots.spec import RobotSpec
 from training.envs.model import CompiledModel
@@ -38,7 +39,12 @@ class ResetSampler:
         self.origins = np.zeros((num_envs, 3))
         if terrain is not None:
             tc = terrain.cfg
-            self.levels = rng.integers(0, tc.max_init_level + 1, size=num_envs)
+            if not 0 <= tc.min_init_level <= tc.max_init_level < tc.num_rows:
+                raise UserError(
+                    f"terrain levels {tc.min_init_level}..{tc.max_init_level} are not a range "
+                    f"within the terrain's {tc.num_rows} rows"
+                )
+            self.levels = rng.integers(tc.min_init_level, tc.max_init_level + 1, size=num_envs)
             # Env i -> column floor(i / (N / num_cols)): each type gets an equal share of envs.
             self.cols = np.arange(num_envs) * tc.num_cols // num_envs
             self.origins = terrain.origins[self.levels, self.cols].copy()
