@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Callable, TypeVar  # not collections.abc: F's bound is evaluated, 3.8 too
@@ -15,10 +16,13 @@ from common.errors import UserError
 F = TypeVar("F", bound=Callable[..., "int | None"])
 
 EXIT_USER_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a process ended by SIGPIPE
 
 
 def user_errors_exit(prog: str) -> Callable[[F], F]:
-    """Decorate a CLI `main`: a UserError prints `prog: error: message` and returns exit code 2."""
+    """Decorate a CLI `main`: a UserError prints `prog: error: message` and returns exit code 2;
+    a reader that closed our stdout (`genpo-eval ... | head`) ends it quietly with 141, as SIGPIPE
+    would (whatever `main` had to do on its way out, damping included, ran as it unwound)."""
 
     def wrap(main: F) -> F:
         @functools.wraps(main)
@@ -28,6 +32,10 @@ def user_errors_exit(prog: str) -> Callable[[F], F]:
             except UserError as exc:
                 print(f"{prog}: error: {exc}", file=sys.stderr)
                 return EXIT_USER_ERROR
+            except BrokenPipeError:
+                # Python would report the unflushable stdout again at exit: point it elsewhere.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return EXIT_BROKEN_PIPE
 
         return run  # type: ignore[return-value]
 

@@ -19,7 +19,8 @@ if "MENAGERIE_ROOT" not in os.environ and _OFFLINE_MODELS.is_dir():
 # The robot-side tier (scripts/test.sh runs `-m robot_side` on Python 3.8 with the deploy extra
 # only): every test under ROBOT_SIDE is marked robot_side; tests in MIXED carry the mark one by
 # one. Below Python 3.10 nothing else is collected: the rest needs torch or mujoco.
-ROBOT_SIDE = ("tests/test_layers.py", "tests/common/test_compat.py", "tests/common/test_config.py",
+ROBOT_SIDE = ("tests/test_layers.py", "tests/common/test_cli.py", "tests/common/test_compat.py",
+              "tests/common/test_config.py",
               "tests/robots/test_contract.py", "tests/robots/test_frames.py",
               "tests/robots/test_observations.py", "tests/robots/test_policy_graph.py",
               "tests/safety", "tests/deploy_io",
