@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from common.config import to_dict
+from common.config import ConfigError, from_dict, to_dict
 from common.errors import UserError
 from training.tasks.config import TaskCfg
 
@@ -95,21 +95,14 @@ def _identity(env: VelocityEnv) -> dict[str, Any]:
 
 
 def _same_identity(saved: dict[str, Any], current: dict[str, Any]) -> bool:
-    """Equal, once config fields this version added at their defaults are left out of `current`
-    (a checkpoint from before a new task option still resumes exactly while it is unused)."""
-    then = json.loads(saved["config"])
-    now = _without_new_defaults(json.loads(current["config"]), then, to_dict(TaskCfg()))
-    return {**current, "config": now} == {**saved, "config": then}
-
-
-def _without_new_defaults(now: Any, saved: Any, defaults: Any) -> Any:
-    if not (isinstance(now, dict) and isinstance(saved, dict) and isinstance(defaults, dict)):
-        return now
-    return {
-        k: _without_new_defaults(v, saved.get(k), defaults.get(k))
-        for k, v in now.items()
-        if k in saved or k not in defaults or v != defaults[k]
-    }
+    """Equal once the saved config is read back through `from_dict`, which gives the fields a
+    version added later their defaults: a checkpoint from before a new task option still resumes
+    exactly while the option is unused."""
+    try:
+        then = to_dict(from_dict(TaskCfg, json.loads(saved["config"])))
+    except ConfigError:
+        return False
+    return {**saved, "config": then} == {**current, "config": json.loads(current["config"])}
 
 
 def _arrays(env: VelocityEnv) -> tuple[tuple[str, str], ...]:
