@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -44,19 +42,6 @@ def test_checkpoint_eval_reports_finite_metrics(
     assert report["walks"] is None  # 1 s is not performance.md's 20 s protocol
     assert report["policy"]["source"] == "checkpoint"
     assert "observations.noise=false" in report["play_overrides"]
-
-
-def test_json_is_written_even_when_the_reader_closes_stdout(
-    policies: dict[str, Path], tmp_path: Path
-) -> None:
-    """`genpo-eval ... --json f | head -n 1`: the tool ends with 141 after the first line, and the
-    report it computed is in the file all the same (written before the table)."""
-    out = tmp_path / "eval.json"
-    argv = f"{policies['checkpoint']} --task go2_flat --episodes 1 --duration-s 0.5 --json {out}"
-    cmd = f"{sys.executable} -m training.evaluation.cli {argv} | head -n 1; exit ${{PIPESTATUS[0]}}"
-    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 141, done.stderr
-    assert json.loads(out.read_text())["episodes"] == 1
 
 
 def test_checkpoint_and_its_export_score_the_same(policies: dict[str, Path]) -> None:

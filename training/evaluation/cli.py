@@ -104,11 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = evaluate(opts, video_problem)
     if report["video_error"]:
         print(f"{PROG}: warning: {report['video_error']}", file=sys.stderr)
-    line = json.dumps(report)
-    if args.json is not None:  # first: a reader that closes stdout early must not cost the file
-        write_text_atomic(args.json, line + "\n")
     for label, value in summary_rows(report):
         print(f"{label:<24}{value}")
+    line = json.dumps(report)
+    if args.json is not None:
+        write_text_atomic(args.json, line + "\n")
     print(line)
     return 0
 
