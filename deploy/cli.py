@@ -90,7 +90,7 @@ class Plan:
     policy: LoadedPolicy  # the artifact, its golden vectors reproduced on this runtime
     keys: Chords  # the remote's e-stop, stand and policy chords
     damping: Any  # the prebuilt damping LowCmd (deploy.damping.build_damping), never rewritten
-    limits: JointLimits  # soft limits, rate and torque bounds the motor loop enforces
+    limits: JointLimits  # target range, rate and torque bounds the motor loop enforces
 
 
 def chords(cfg: DeployCfg) -> Chords:
@@ -138,6 +138,7 @@ def prepare(args: argparse.Namespace) -> Plan:
         command_dt_s=1.0 / cfg.timing.command_hz,
         target_speed_factor=cfg.safety.target_speed_factor,
         torque_factor=cfg.safety.torque_factor,
+        range_factor=cfg.safety.target_range_factor,
         kp=np.array(policy.artifact.robot.kp),
         kd=np.array(policy.artifact.robot.kd) + cfg.motion.extra_kd,
     )

@@ -20,6 +20,9 @@ class SafetyCfg:
     max_tilt_deg: float = 60.0  # roll or pitch beyond this -> DAMP
     target_speed_factor: float = 1.0  # rate limit = factor x joint velocity limit
     torque_factor: float = 1.0  # torque-estimate bound = factor x effort limit
+    # targets clamp to mid +- factor x half each joint's physical range (1: the range itself;
+    # 0.9: IsaacLab's soft limits, which training does not clamp to: safety/limits.py)
+    target_range_factor: float = 1.0
     state_hold_s: float = 0.006  # LowState older than this: hold the last safe targets
     state_damp_s: float = 0.010  # ... older than this: DAMP
     policy_grace_s: float = 0.002  # slack on the policy deadline before a miss is counted

@@ -54,6 +54,12 @@ def check_settings(cfg: DeployCfg, robot: RobotSpec) -> None:
         "must be in (0, 1]: the torque bound never exceeds the motors' limits",
     )
     _need(
+        _positive(s.target_range_factor, 1.0),
+        "safety.target_range_factor",
+        s.target_range_factor,
+        "must be in (0, 1]: targets never leave the joints' physical range",
+    )
+    _need(
         finite(s.state_hold_s) and period_s < s.state_hold_s,
         "safety.state_hold_s",
         s.state_hold_s,

@@ -127,10 +127,17 @@ class RobotSpec:
 
     def soft_limits(self, order: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Soft position limits (lo, hi) in `order`: mid +- soft_limit_factor * half range."""
+        return self.scaled_limits(self.soft_limit_factor, order)
+
+    def scaled_limits(
+        self, factor: float, order: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Position limits (lo, hi) in `order` shrunk about the middle: mid +- factor * half range
+        (factor 1: the joints' physical range)."""
         lo = self.values("q_min_rad", order)
         hi = self.values("q_max_rad", order)
         mid, half = (lo + hi) / 2.0, (hi - lo) / 2.0
-        return mid - self.soft_limit_factor * half, mid + self.soft_limit_factor * half
+        return mid - factor * half, mid + factor * half
 
 
 def indices_of(names: Sequence[str], within: Sequence[str]) -> np.ndarray:

@@ -1,18 +1,24 @@
-"""Joint-target limits: soft-limit clamp, per-tick rate limit, torque-estimate limit.
+"""Joint-target limits: target-range clamp, per-tick rate limit, torque-estimate limit.
 
 `safe_targets` composes them so that, for ANY input (NaN, inf, huge values), every returned target
-is finite, inside the soft joint limits and within max_step_rad of the previous targets, and,
+is finite, inside the target range [q_lo, q_hi], within max_step_rad of the previous targets, and,
 whenever the measured state is physical and some target inside the rate window can satisfy it,
 the torque estimate kp*(q* - q) + kd*(0 - dq) is inside the effort limits.
 
 Measured state outside the robot's physical limits (non-finite, q beyond the hard limits by more
 than `q_tolerance_rad`, |dq| beyond `dq_tolerance` x the velocity limit) trips
-STATE_OUT_OF_RANGE / NONFINITE_STATE; targets stay inside the soft limits but the torque bound is
+STATE_OUT_OF_RANGE / NONFINITE_STATE; targets stay inside the target range but the torque bound is
 not promised (the daemon damps). A physical state from which no target fits the torque limit
 (H1 arms: kd * dq alone can exceed the effort limit) trips TORQUE_INFEASIBLE and returns the target
 that minimises |torque estimate|.
 
 All arrays are float64 [num_joints] in one joint order, fixed when the JointLimits are built.
+
+The target range defaults to the joints' physical range, not IsaacLab's soft limits (0.9 of it):
+training never clamps targets, and its policies push some joints (Go2 knees at push-off) past the
+soft limit; clamping there changed the trained gait (Go2 at 0.5 m/s walked 8 % slower through the
+daemon, knee targets clamped in 79 % of command ticks; README, sim-to-sim fidelity). A target
+beyond the physical range only drives the motor into the stop, so that is the bound kept.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ _TORQUE_ROUNDING_MARGIN = 1e-9
 class JointLimits:
     """Per-joint bounds used by the target pipeline, all [num_joints] float64, one joint order."""
 
-    q_lo_rad: np.ndarray  # soft position limits: targets never leave [q_lo, q_hi]
+    q_lo_rad: np.ndarray  # target range: targets never leave [q_lo, q_hi]
     q_hi_rad: np.ndarray
     q_hard_lo_rad: np.ndarray  # the joint's physical range
     q_hard_hi_rad: np.ndarray
@@ -68,16 +74,19 @@ def joint_limits(
     command_dt_s: float,
     target_speed_factor: float = 1.0,
     torque_factor: float = 1.0,
+    range_factor: float = 1.0,
     kp: np.ndarray | None = None,
     kd: np.ndarray | None = None,
 ) -> JointLimits:
     """Limits for `robot` in `order` (default policy order).
 
+    range_factor shrinks the target range about each joint's middle (1: the physical range;
+    the robot's soft_limit_factor gives IsaacLab's soft limits);
     target_speed_factor scales the joint velocity limit into the per-tick rate limit;
     torque_factor scales the effort limits (below 1 leaves headroom); kp / kd default to the
     training gains in robots/ (pass the artifact's gains when they differ).
     """
-    lo, hi = robot.soft_limits(order)
+    lo, hi = robot.scaled_limits(range_factor, order)
     speed = robot.values("velocity_limit_rad_s", order)
     return JointLimits(
         q_lo_rad=lo,
@@ -93,7 +102,7 @@ def joint_limits(
 
 
 def clamp_targets(targets: np.ndarray, lim: JointLimits) -> tuple[np.ndarray, bool]:
-    """Targets clipped to the soft limits, and whether any was moved."""
+    """Targets clipped to the target range, and whether any was moved."""
     out = np.clip(targets, lim.q_lo_rad, lim.q_hi_rad)
     return out, bool(np.any(out != targets))
 
@@ -105,7 +114,7 @@ def rate_limit(targets: np.ndarray, prev: np.ndarray, lim: JointLimits) -> tuple
 
 
 def torque_window(q: np.ndarray, dq: np.ndarray, lim: JointLimits) -> tuple[np.ndarray, np.ndarray]:
-    """Range of q* with |kp (q* - q) - kd dq| <= tau_max, intersected with the soft limits.
+    """Range of q* with |kp (q* - q) - kd dq| <= tau_max, intersected with the target range.
 
     Where lo > hi no target fits (the state itself is too fast or too far out).
     """
@@ -152,8 +161,8 @@ def state_in_range(q: np.ndarray, dq: np.ndarray, lim: JointLimits) -> Cause | N
 
 
 def sanitize_prev(prev: np.ndarray, q: np.ndarray, lim: JointLimits) -> np.ndarray:
-    """Previous targets made finite and soft-limited (non-finite entries fall back to q, then to
-    the middle of the soft range), so the rate limit always has a sane anchor."""
+    """Previous targets made finite and inside the target range (non-finite entries fall back to
+    q, then to the range's middle), so the rate limit always has a sane anchor."""
     mid = 0.5 * (lim.q_lo_rad + lim.q_hi_rad)
     anchor = np.where(np.isfinite(q), q, mid)
     return np.clip(np.where(np.isfinite(prev), prev, anchor), lim.q_lo_rad, lim.q_hi_rad)
@@ -166,7 +175,7 @@ def safe_targets(
     prev_targets: np.ndarray,
     lim: JointLimits,
 ) -> tuple[np.ndarray, tuple[Cause, ...]]:
-    """The one target pipeline: NaN guard -> soft clamp -> rate limit -> torque limit inside
+    """The one target pipeline: NaN guard -> range clamp -> rate limit -> torque limit inside
     the rate window (every result is within max_step of the sanitized `prev_targets`).
 
     Returns (targets to publish [num_joints] float64, causes). A non-finite input vector is

@@ -3,8 +3,11 @@
 Steady-state forward speed (`steady_vx_m_s`: mean body-frame vx after robots.contract's
 STEADY_SETTLE_S of walking) in `genpo-eval --commands constant` (the training simulator) and
 through `genpo-sim` + `genpo-deploy --sim --cmd` (ground truth from the sim's control channel),
-once per genpo-sim contact model (`--contact menagerie|training`). The ratio deploy / eval is the
-fidelity figure (target: within 10 %, docs/performance.md). Each tool runs as a subprocess, so
+once per contact model: `training` (the task's solver settings) and `menagerie` (the model file's:
+genpo-sim's default, genpo-eval with MODEL_FILE_CONTACTS). Two figures per contact model keep
+the two causes apart: `ratio` = deploy / eval on the same contacts (the deploy path's fidelity;
+target: within 10 %, docs/performance.md) and `eval_vs_training` = eval on these contacts / eval
+on the training ones (the physics of the contact model alone). Each tool runs as a subprocess, so
 this module imports neither training nor mujoco. Prints a table, then one JSON line.
 DDS: hold `flock /tmp/genpo-dds.lock` around it on a shared machine.
 """
@@ -25,6 +28,14 @@ from deploy.preflight import REPO_ROOT
 from deploy.sim.launch import SimProcess
 
 TARGET_RATIO_ERROR = 0.10
+# genpo-eval --set values that keep the MJCF file's contact solver (training.envs.model.ModelCfg:
+# "model" / 0 keep the file's), as genpo-sim --contact menagerie does
+MODEL_FILE_CONTACTS = (
+    "sim.model.cone=model",
+    "sim.model.impratio=0",
+    "sim.model.iterations=0",
+    "sim.model.ls_iterations=0",
+)
 
 
 def _json_line(cmd: list[str], timeout_s: float) -> dict[str, Any]:
@@ -35,10 +46,12 @@ def _json_line(cmd: list[str], timeout_s: float) -> dict[str, Any]:
     return json.loads(lines[-1])
 
 
-def eval_speed(args: argparse.Namespace) -> dict[str, Any]:
+def eval_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "training.evaluation.cli", str(args.policy), "--task", args.task,
            "--episodes", str(args.episodes), "--duration-s", str(args.duration),
            "--commands", "constant", "--cmd", args.cmd]  # fmt: skip
+    if contact == "menagerie":
+        cmd += [a for value in MODEL_FILE_CONTACTS for a in ("--set", value)]
     return _json_line(cmd, timeout_s=600)
 
 
@@ -54,15 +67,22 @@ def deploy_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
         return _json_line(cmd, timeout_s=args.duration + 60)
 
 
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return None if num is None or not den else round(num / den, 4)
+
+
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    reference = eval_speed(args)["steady_vx_m_s"]
+    contacts = dict.fromkeys(("training", *args.contact))  # training's is every row's reference
+    evals = {c: eval_speed(args, c)["steady_vx_m_s"] for c in contacts}
     rows = {}
     for contact in args.contact:
         result = deploy_speed(args, contact)
         speed = result["steady_vx_m_s"]
         rows[contact] = {
+            "eval_steady_vx_m_s": round(evals[contact], 4),
             "steady_vx_m_s": speed,
-            "ratio": None if speed is None else round(speed / reference, 4),
+            "ratio": _ratio(speed, evals[contact]),
+            "eval_vs_training": _ratio(evals[contact], evals["training"]),
             "vel_tracking_rmse": result["vel_tracking_rmse"],
             "fell": result["fell"],
         }
@@ -70,7 +90,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "policy": str(args.policy),
         "task": args.task,
         "cmd": args.cmd,
-        "eval_steady_vx_m_s": round(reference, 4),
         "deploy": rows,
         "target_ratio": [1 - TARGET_RATIO_ERROR, 1 + TARGET_RATIO_ERROR],
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load1": os.getloadavg()[0]},
@@ -78,14 +97,17 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _table(r: dict[str, Any]) -> str:
-    lines = [f"{'path':<34}{'steady vx (m/s)':>16}{'ratio':>8}{'rmse':>8}",
-             f"{'genpo-eval (training sim)':<34}{r['eval_steady_vx_m_s']:>16.4f}{1.0:>8.3f}"
-             f"{'':>8}"]  # fmt: skip
+    def num(v: float | None, fmt: str) -> str:
+        return "n/a" if v is None else format(v, fmt)
+
+    lines = [f"{'contacts':<12}{'eval vx':>10}{'deploy vx':>11}{'deploy/eval':>13}"
+             f"{'eval/training':>15}{'rmse':>8}"]  # fmt: skip
     for contact, row in r["deploy"].items():
-        speed = "n/a" if row["steady_vx_m_s"] is None else f"{row['steady_vx_m_s']:.4f}"
-        ratio = "n/a" if row["ratio"] is None else f"{row['ratio']:.3f}"
-        label = f"sim+deploy, --contact {contact}"
-        lines.append(f"{label:<34}{speed:>16}{ratio:>8}{row['vel_tracking_rmse'] or 0:>8.3f}")
+        lines.append(
+            f"{contact:<12}{row['eval_steady_vx_m_s']:>10.4f}{num(row['steady_vx_m_s'], '.4f'):>11}"
+            f"{num(row['ratio'], '.3f'):>13}{num(row['eval_vs_training'], '.3f'):>15}"
+            f"{num(row['vel_tracking_rmse'], '.3f'):>8}"
+        )
     return "\n".join(lines)
 
 
@@ -103,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "--contact",
         nargs="+",
         default=["menagerie", "training"],
-        help="genpo-sim --contact values to run (genpo-sim checks them)",
+        choices=("menagerie", "training"),  # deploy.sim.model.CONTACT_MODELS (imports mujoco)
+        help="contact models to run (genpo-sim --contact)",
     )
     p.add_argument("--domain", type=int, default=60, help="DDS domain of the runs")
     p.add_argument("--out", type=Path, help="also write the JSON here")

@@ -106,6 +106,8 @@ SETTINGS = [
     (["--set", "timing.budget_calls=0"], "timing.budget_calls = 0"),
     (["--set", "safety.torque_factor=-1"], "safety.torque_factor = -1.0"),
     (["--set", "safety.target_speed_factor=2"], "safety.target_speed_factor"),
+    (["--set", "safety.target_range_factor=1.1"], "safety.target_range_factor = 1.1"),
+    (["--set", "safety.target_range_factor=0"], "safety.target_range_factor = 0.0"),
     (["--set", "sim.control_port=70000"], "sim.control_port = 70000"),
     (["--set", "motion.extra_kd=-1"], "motion.extra_kd = -1.0"),
     (["--set", "motion.extra_kd=.nan"], "motion.extra_kd = nan"),
@@ -179,6 +181,7 @@ POOL = {
     "safety.state_damp_s": ["0.01", "0.06", "0", "0.5"],
     "safety.torque_factor": ["1", "0.5", "-1", "3"],
     "safety.target_speed_factor": ["1", "0.5", "0", "2"],
+    "safety.target_range_factor": ["1", "0.9", "0", "1.5", ".nan"],
     "timing.budget_calls": ["100", "0", "-5"],
     "sim.control_port": ["0", "70000", "-1"],
 }
@@ -204,6 +207,10 @@ def test_cli_fuzz_refuses_or_plans_inside_the_envelope(picks, artifacts, spy, ca
     lim, period = plan.limits, 1.0 / plan.cfg.timing.command_hz
     assert np.all(lim.max_step_rad <= GO2.values("velocity_limit_rad_s") * period + 1e-12)
     assert np.all(lim.tau_max_nm <= GO2.values("torque_limit_nm"))
+    assert np.all(lim.q_lo_rad >= GO2.values("q_min_rad") - 1e-12) and np.all(
+        lim.q_lo_rad < lim.q_hi_rad
+    )
+    assert np.all(lim.q_hi_rad <= GO2.values("q_max_rad") + 1e-12)
     assert np.all(lim.kp <= GAIN_MARGIN * GO2.values("kp")) and np.all(lim.kd > 0)
     s = plan.cfg.safety
     assert period < s.state_hold_s <= s.state_damp_s <= MAX_STATE_DAMP_S

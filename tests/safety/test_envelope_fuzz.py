@@ -97,6 +97,7 @@ def test_settings_are_refused_or_inside_their_envelope(robot, sim, changes, chor
     assert period < s.state_hold_s <= s.state_damp_s <= MAX_STATE_DAMP_S
     assert 2 * period <= control_dt and 0 <= s.policy_grace_s < control_dt
     assert 0 < s.torque_factor <= 1 and 0 < s.target_speed_factor <= 1
+    assert 0 < s.target_range_factor <= 1
     assert t.budget_calls >= 100 and 0 <= cfg.sim.control_port <= 65535
     assert all(math.isfinite(v) for v in (s.max_tilt_deg, m.stand_speed_rad_s, m.blend_s))
 

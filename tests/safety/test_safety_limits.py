@@ -11,10 +11,25 @@ from robots import GO2, H1
 from safety import Cause, joint_limits, safe_targets, torque_estimate
 from safety.limits import clamp_targets, rate_limit, sanitize_prev, torque_limit
 
-LIM = joint_limits(GO2, command_dt_s=0.002)
+# the hand-computed cases below use IsaacLab's soft range (0.9 of the physical one)
+LIM = joint_limits(GO2, command_dt_s=0.002, range_factor=GO2.soft_limit_factor)
 LO, HI = GO2.soft_limits()
 DEFAULT = GO2.values("default_q_rad")
 ZERO = np.zeros(12)
+
+
+def test_the_default_target_range_is_the_physical_range():
+    # FL_calf is policy index 8: physical [-2.7227, -0.83776]; its soft upper limit, -0.932, is
+    # where the shipped Go2 policies put their knee targets at push-off (safety/limits.py)
+    lim = joint_limits(GO2, command_dt_s=0.002)
+    np.testing.assert_allclose(lim.q_lo_rad, GO2.values("q_min_rad"), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(lim.q_hi_rad, GO2.values("q_max_rad"), rtol=0, atol=1e-12)
+    t = DEFAULT.copy()
+    t[8] = -0.9
+    out, moved = clamp_targets(t, lim)
+    assert out[8] == -0.9 and not moved
+    out, moved = clamp_targets(t, LIM)
+    assert out[8] == pytest.approx(-0.9320, abs=1e-4) and moved
 
 
 def test_soft_limits_are_inside_hard_limits_by_the_factor():
@@ -78,7 +93,7 @@ def test_torque_limit_shrinks_target(q, dq, wanted, expected):
 
 
 def test_h1_arm_racing_into_its_limit_is_torque_infeasible_and_minimises_torque():
-    lim = joint_limits(H1, command_dt_s=0.002)
+    lim = joint_limits(H1, command_dt_s=0.002, range_factor=H1.soft_limit_factor)
     i = H1.policy_joint_names.index("left_shoulder_yaw")  # kp 40, kd 10, tau 18
     q, dq = H1.values("default_q_rad"), np.zeros(19)
     q[i], dq[i] = 4.1, 20.0
@@ -91,7 +106,7 @@ def test_h1_arm_racing_into_its_limit_is_torque_infeasible_and_minimises_torque(
 
 
 def test_fast_arm_far_from_limits_is_feasible_by_leading_the_target():
-    lim = joint_limits(H1, command_dt_s=0.002)
+    lim = joint_limits(H1, command_dt_s=0.002, range_factor=H1.soft_limit_factor)
     i = H1.policy_joint_names.index("left_shoulder_yaw")
     q, dq = H1.values("default_q_rad"), np.zeros(19)
     dq[i] = 5.0  # kd * dq = 50 N m > 18, but q* = q + 1.25 +- 0.45 cancels it
