@@ -165,7 +165,8 @@ class PolicyContract:
     def validate(self, robot: RobotSpec | None = None) -> None:
         """Check internal consistency, and against `robot` when given."""
         _check(self.control_dt_s > 0, "control_dt_s", "must be positive")
-        _check(self.history_length >= 0, "history_length", "must be >= 0")
+        # no layer stacks past observations yet: an artifact asking for them would be fed one frame
+        _check(self.history_length == 0, "history_length", "must be 0 (no observation history)")
         _check(
             len(self.command_ranges) == len(self.command_names),
             "command_ranges",

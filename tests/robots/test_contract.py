@@ -67,6 +67,7 @@ def _broken(**change) -> str:
         ({"robot": 7}, "field 'robot' has the wrong type"),
         ({"action__offset": [0.0]}, "'action.offset' has 1 values for 12 joints"),
         ({"command_ranges": [[1.0, -1.0], [0, 0], [0, 0]]}, "'command_ranges[0]' lo 1.0 > hi"),
+        ({"history_length": 3}, "'history_length' must be 0"),
     ],
 )
 def test_validation_names_the_offending_field(change: dict, message: str) -> None:
