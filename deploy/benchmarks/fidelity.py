@@ -68,6 +68,8 @@ def deploy_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
+    """num / den to 4 decimals; None when either is missing (a run that never reached steady
+    walking reports no speed)."""
     return None if num is None or not den else round(num / den, 4)
 
 
@@ -79,7 +81,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         result = deploy_speed(args, contact)
         speed = result["steady_vx_m_s"]
         rows[contact] = {
-            "eval_steady_vx_m_s": round(evals[contact], 4),
+            "eval_steady_vx_m_s": _ratio(evals[contact], 1.0),
             "steady_vx_m_s": speed,
             "ratio": _ratio(speed, evals[contact]),
             "eval_vs_training": _ratio(evals[contact], evals["training"]),
@@ -104,7 +106,8 @@ def _table(r: dict[str, Any]) -> str:
              f"{'eval/training':>15}{'rmse':>8}"]  # fmt: skip
     for contact, row in r["deploy"].items():
         lines.append(
-            f"{contact:<12}{row['eval_steady_vx_m_s']:>10.4f}{num(row['steady_vx_m_s'], '.4f'):>11}"
+            f"{contact:<12}{num(row['eval_steady_vx_m_s'], '.4f'):>10}"
+            f"{num(row['steady_vx_m_s'], '.4f'):>11}"
             f"{num(row['ratio'], '.3f'):>13}{num(row['eval_vs_training'], '.3f'):>15}"
             f"{num(row['vel_tracking_rmse'], '.3f'):>8}"
         )
