@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from common.config import from_dict, to_dict
+from common.errors import UserError
 from robots import get_robot
 from training.envs.model import ModelCfg, compile_model
 from training.envs.terrain import Terrain, TerrainCfg, column_types, tile_heights
@@ -111,6 +112,25 @@ def test_action_latency_delays_targets() -> None:
     targets = env._substep_targets()
     new = env.default_q + env.contract.action.scale
     assert np.allclose(targets[:, :2], env.default_q) and np.allclose(targets[:, 2:], new)
+
+
+@pytest.mark.parametrize("factor", [0.0, 1.0, 0.9])
+def test_target_range_clamps_targets_as_the_daemon_does(factor: float) -> None:
+    env = make_env("go2_flat", 2, 0, overrides=(f"sim.target_range_factor={factor}",))
+    env.actions = np.full((2, 12), 40.0)  # scale 0.25: 10 rad past the default pose
+    targets = env._substep_targets()
+    wanted = env.default_q + 40.0 * env.contract.action.scale
+    if factor == 0.0:  # IsaacLab: no clamp
+        assert np.allclose(targets, wanted)
+    else:  # the ranges genpo-deploy's safety.target_range_factor gives
+        lo, hi = env.robot.scaled_limits(factor, env.robot.policy_joint_names)
+        assert np.allclose(targets, np.minimum(wanted, hi)) and np.all(targets >= lo)
+        assert np.all(targets < wanted)
+
+
+def test_target_range_outside_0_1_is_refused() -> None:
+    with pytest.raises(UserError, match="sim.target_range_factor must be in"):
+        make_env("go2_flat", 1, 0, overrides=("sim.target_range_factor=1.5",))
 
 
 def test_heading_control_and_standing() -> None:

@@ -75,6 +75,11 @@ class SimCfg:
     """Time-out after this many seconds (1000 policy steps)."""
     num_threads: int = 0
     """Threads of MuJoCo's batch stepping; 0 uses every CPU."""
+    target_range_factor: float = 0.0
+    """Clamp joint targets to mid +- factor x half each joint's range before the PD, as
+    genpo-deploy's safety layer does (safety.target_range_factor, default 1); 0: no clamp, as in
+    IsaacLab. A policy trained without it may command joints past their stops, which the daemon
+    never sends (README, sim-to-sim fidelity)."""
     model: ModelCfg = field(default_factory=ModelCfg)
 
 

@@ -79,6 +79,12 @@ class VelocityEnv(VecEnv):
         names = self.robot.policy_joint_names
         self.default_q = self.robot.values("default_q_rad", names)
         self.soft_lo, self.soft_hi = self.robot.soft_limits(names)
+        factor = self.cfg.sim.target_range_factor
+        if not 0.0 <= factor <= 1.0:
+            raise UserError(
+                f"sim.target_range_factor must be in [0, 1] (0: no clamp), got {factor}"
+            )
+        self.target_range = self.robot.scaled_limits(factor, names) if factor > 0 else None
         joint = self.cfg.scan_yaw_joint
         self._scan_yaw_col = names.index(joint) if joint else None
 
@@ -160,6 +166,8 @@ class VelocityEnv(VecEnv):
     def _substep_targets(self) -> np.ndarray:
         """[N, decimation, J] joint targets per physics step, delayed by the action latency."""
         targets = self.contract.action.targets(self.actions)
+        if self.target_range is not None:
+            targets = np.clip(targets, *self.target_range)
         if len(self.target_history) == 1 and not self.action_latency.any():
             return np.broadcast_to(
                 targets[:, None], (self.num_envs, self.decimation, targets.shape[1])
