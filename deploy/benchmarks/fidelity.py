@@ -50,8 +50,8 @@ def eval_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "training.evaluation.cli", str(args.policy), "--task", args.task,
            "--episodes", str(args.episodes), "--duration-s", str(args.duration),
            "--commands", "constant", "--cmd", args.cmd]  # fmt: skip
-    if contact == "menagerie":
-        cmd += [a for value in MODEL_FILE_CONTACTS for a in ("--set", value)]
+    sets = (*args.eval_set, *(MODEL_FILE_CONTACTS if contact == "menagerie" else ()))
+    cmd += [a for value in sets for a in ("--set", value)]
     return _json_line(cmd, timeout_s=600)
 
 
@@ -92,6 +92,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "policy": str(args.policy),
         "task": args.task,
         "cmd": args.cmd,
+        "eval_set": list(args.eval_set),
         "deploy": rows,
         "target_ratio": [1 - TARGET_RATIO_ERROR, 1 + TARGET_RATIO_ERROR],
         "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "load1": os.getloadavg()[0]},
@@ -130,6 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         default=["menagerie", "training"],
         choices=("menagerie", "training"),  # deploy.sim.model.CONTACT_MODELS (imports mujoco)
         help="contact models to run (genpo-sim --contact)",
+    )
+    p.add_argument(
+        "--eval-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra genpo-eval --set, e.g. sim.target_range_factor=1 for a policy trained with "
+        "the daemon's target clamp (the contact solver comes from --contact)",
     )
     p.add_argument("--domain", type=int, default=60, help="DDS domain of the runs")
     p.add_argument("--out", type=Path, help="also write the JSON here")
