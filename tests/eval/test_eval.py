@@ -194,9 +194,14 @@ def test_shipped_policy_scores_what_its_folder_reports(onnx: Path) -> None:
     """Acceptance (issue 15): genpo-eval on each shipped ONNX, under issue 15's protocol (8
     episodes x 20 s of random commands, seed 0; rough terrain: the hardest third of the rows),
     gives the verdict, falls and tracking its committed eval_random.json and README report.
-    About 5-10 s per policy on the 2-core CPU (the episodes run as parallel envs)."""
-    report = evaluate(EvalOptions(onnx, _trained_task(onnx), episodes=8, duration_s=20.0))
+    About 5-10 s per policy on the 2-core CPU (the episodes run as parallel envs). Settings the
+    folder's evaluation added (go2_flat_clamp: the training-side target clamp) come from its JSON's
+    play_overrides."""
     committed = _committed(onnx)
+    sets = tuple(committed["play_overrides"])  # play's own settings, then the folder's --set
+    report = evaluate(
+        EvalOptions(onnx, _trained_task(onnx), episodes=8, duration_s=20.0, overrides=sets)
+    )
     assert (report["walks"], report["falls"]) == (committed["walks"], committed["falls"])
     assert report["tracking_reward_fraction"] == pytest.approx(
         committed["tracking_reward_fraction"], abs=1e-3
@@ -207,7 +212,7 @@ def test_the_shipped_policies_that_walk() -> None:
     """Which shipped folders say `walks` (the test above holds each to its word); the README's
     time-to-walk table says by how much the others miss the criterion."""
     walking = {p.parent.name for p in _shipped_onnx() if _committed(p)["walks"]}
-    assert walking == {"go2_flat", "go2_flat_ppo", "go2_flat_stiff", "h1_flat"}
+    assert walking == {"go2_flat", "go2_flat_ppo", "go2_flat_clamp", "go2_flat_stiff", "h1_flat"}
     assert {p.parent.name for p in _shipped_onnx()} - walking == {"go2_rough"}
 
 
