@@ -25,6 +25,7 @@ from typing import Any
 from common.cli import user_errors_exit
 from common.machine import cpu_model
 from deploy.preflight import REPO_ROOT
+from deploy.sim import CONTACT_MODELS
 from deploy.sim.launch import SimProcess
 
 TARGET_RATIO_ERROR = 0.10
@@ -81,7 +82,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         result = deploy_speed(args, contact)
         speed = result["steady_vx_m_s"]
         rows[contact] = {
-            "eval_steady_vx_m_s": _ratio(evals[contact], 1.0),
+            "eval_steady_vx_m_s": None if evals[contact] is None else round(evals[contact], 4),
             "steady_vx_m_s": speed,
             "ratio": _ratio(speed, evals[contact]),
             "eval_vs_training": _ratio(evals[contact], evals["training"]),
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         "--contact",
         nargs="+",
         default=["menagerie", "training"],
-        choices=("menagerie", "training"),  # deploy.sim.model.CONTACT_MODELS (imports mujoco)
+        choices=CONTACT_MODELS,
         help="contact models to run (genpo-sim --contact)",
     )
     p.add_argument(

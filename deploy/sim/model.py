@@ -23,10 +23,6 @@ ROUGH_CELLS = 96
 BAND_STIFFNESS_N_M = 2000.0  # hoist: a stiff spring-damper holding the root at its spawn point
 BAND_DAMPING_N_S_M = 300.0
 START_POSES = ("standing", "lying")
-# menagerie: the model file's contact solver (Go2: elliptic cone, impratio 100); training: the
-# training backend's defaults (pyramidal, impratio 1, 10 iterations), for sim-to-sim checks that
-# separate the contact model from the rest of the deploy path (README, sim-to-sim fidelity).
-CONTACT_MODELS = ("menagerie", "training")
 LYING_SETTLE_S = 2.0  # "lying": dropped with motors off and settled this long before real time
 
 
