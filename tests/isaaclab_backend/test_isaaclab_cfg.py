@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -120,7 +121,8 @@ def test_env_overrides_reach_isaaclab_fields_or_refuse() -> None:
     cfg, _, _ = _cfg("go2_rough")
     il.apply_overrides(
         cfg,
-        [
+        robot=get_robot("go2"),
+        overrides=[
             "observations.noise=false",
             "domain_rand.push_interval_s=null",
             "domain_rand.reset_joint_scale=[1.0, 1.0]",
@@ -131,11 +133,35 @@ def test_env_overrides_reach_isaaclab_fields_or_refuse() -> None:
     assert cfg.events.push_robot is None
     assert cfg.events.reset_robot_joints.params["position_range"] == (1.0, 1.0)
     assert cfg.episode_length_s == 10
-    il.apply_overrides(cfg, ["commands.lin_vel_x=[-2.0, 2.0]"])
+    il.apply_overrides(cfg, ["commands.lin_vel_x=[-2.0, 2.0]"], get_robot("go2"))
     with pytest.raises(UserError, match="ranges.lin_vel_x"):
         il.check_drift(cfg, _contract("go2_rough"))
     with pytest.raises(UserError, match=r"env\.terrain\.curriculum has no IsaacLab counterpart"):
-        il.apply_overrides(cfg, ["terrain.curriculum=false"])
+        il.apply_overrides(cfg, ["terrain.curriculum=false"], get_robot("go2"))
+
+
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("factor", [1.0, 0.9])
+def test_target_clamp_becomes_the_joint_actions_clip(task: str, factor: float) -> None:
+    """IsaacLab resolves `clip` by joint name as JointAction.__init__ does, and clamps the
+    processed action (the target in rad) to it: the bounds must be the MuJoCo backend's."""
+    import isaaclab.utils.string as string_utils
+
+    contract = _contract(task)
+    robot = get_robot(contract.robot)
+    cfg, _, _ = _cfg(task)
+    assert cfg.actions.joint_pos.clip is None  # IsaacLab's default: no clamp
+    il.apply_overrides(cfg, [f"sim.target_range_factor={factor}"], robot)
+    names = list(contract.action.joint_names)
+    index, _, values = string_utils.resolve_matching_names_values(cfg.actions.joint_pos.clip, names)
+    lo, hi = robot.scaled_limits(factor, names)
+    assert index == list(range(len(names)))
+    np.testing.assert_allclose(np.array(values), np.stack([lo, hi], axis=1))
+    il.apply_overrides(cfg, ["sim.target_range_factor=0"], robot)
+    assert cfg.actions.joint_pos.clip is None
+    for bad in ("1.5", "-0.1", "true", "soft"):
+        with pytest.raises(UserError, match="target_range_factor must be"):
+            il.apply_overrides(cfg, [f"sim.target_range_factor={bad}"], robot)
 
 
 def test_episode_statistics_use_the_mujoco_names_only_on_reset_steps() -> None:

@@ -28,6 +28,7 @@ import contextlib
 import copy
 import importlib.util
 import math
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from robots import get_robot
 from robots.contract import PolicyContract
 from robots.spec import RobotSpec
 from training.envs.vec_env import VecEnv
+from training.tasks.config import SimCfg
 
 # Our task -> (IsaacLab 3.0 ID, IsaacLab 2.x ID). 3.0 dropped `-v0` and renamed Unitree-Go2.
 TASK_IDS = {
@@ -77,6 +79,8 @@ OVERRIDE_FIELDS = {
     "domain_rand.push_interval_s": "events.push_robot.interval_range_s",
     "domain_rand.reset_joint_scale": "events.reset_robot_joints.params.position_range",
 }
+# env.* keys whose IsaacLab counterpart is computed, not copied (apply_overrides).
+TARGET_RANGE_KEY = "sim.target_range_factor"  # -> actions.joint_pos.clip, per joint, in rad
 
 
 # ----- can IsaacLab run here? ---------------------------------------------------------------
@@ -118,10 +122,11 @@ def check_overrides(overrides: Iterable[str]) -> None:
     """Refuse, by name, every env.* override that has no IsaacLab counterpart."""
     for item in overrides:
         key = item.split("=", 1)[0]
-        if key not in OVERRIDE_FIELDS:
+        if key not in OVERRIDE_FIELDS and key != TARGET_RANGE_KEY:
+            keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_KEY])
             raise UserError(
                 f"env.{key} has no IsaacLab counterpart, so the isaaclab backend cannot apply it; "
-                f"on this backend env.* takes {', '.join(sorted(OVERRIDE_FIELDS))}"
+                f"on this backend env.* takes {', '.join(keys)}"
             )
 
 
@@ -210,13 +215,16 @@ def _group(group_cls: type, original: Any, terms: Iterable, noisy: bool) -> Any:
     return group
 
 
-def apply_overrides(env_cfg: Any, overrides: Iterable[str]) -> None:
+def apply_overrides(env_cfg: Any, overrides: Iterable[str], robot: RobotSpec) -> None:
     """Apply env.* overrides (key=YAML value) to their IsaacLab fields."""
     overrides = list(overrides)
     check_overrides(overrides)
     for item in overrides:
         key, _, text = item.partition("=")
         value = yaml.safe_load(text)
+        if key == TARGET_RANGE_KEY:
+            clip_targets(env_cfg, robot, value)
+            continue
         value = tuple(value) if isinstance(value, list) else value
         *parents, leaf = OVERRIDE_FIELDS[key].split(".")
         if key == "domain_rand.push_interval_s" and value is None:
@@ -231,6 +239,23 @@ def apply_overrides(env_cfg: Any, overrides: Iterable[str]) -> None:
             node[leaf] = value
         else:
             setattr(node, leaf, value)
+
+
+def clip_targets(env_cfg: Any, robot: RobotSpec, factor: Any) -> None:
+    """env.sim.target_range_factor on IsaacLab: JointPositionAction clamps its processed action
+    (raw x scale + default, the joint target in rad) to `clip`, per joint name, which is where
+    the MuJoCo backend clamps its targets, with the same bounds (SimCfg.target_range)."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+        raise UserError(f"env.{TARGET_RANGE_KEY} must be a number in [0, 1], got {factor!r}")
+    names = robot.policy_joint_names
+    bounds = SimCfg(target_range_factor=float(factor)).target_range(robot, names)
+    env_cfg.actions.joint_pos.clip = (
+        None
+        if bounds is None
+        else {
+            re.escape(n): (float(lo), float(hi)) for n, lo, hi in zip(names, *bounds, strict=True)
+        }
+    )
 
 
 def check_drift(env_cfg: Any, contract: PolicyContract) -> None:
@@ -312,7 +337,7 @@ def make_isaaclab_env(
     print(f"genpo-train: IsaacLab task {task_id} ({note}), physics={physics}")
     if robot_usd is not None:
         use_local_assets(env_cfg, get_robot(contract.robot), Path(robot_usd))
-    apply_overrides(env_cfg, overrides)
+    apply_overrides(env_cfg, overrides, get_robot(contract.robot))
     check_drift(env_cfg, contract)
     env_cfg.seed = seed
     return IsaacLabVecEnv.launch(task_id, env_cfg, contract, physics, device)

@@ -9,12 +9,16 @@ YAML file replaces a robot's whole table rather than patching single entries.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from common.errors import UserError
 from training.envs.model import ModelCfg
 from training.envs.terrain import TerrainCfg
+
+if TYPE_CHECKING:
+    from robots.spec import RobotSpec
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,17 @@ class SimCfg:
     IsaacLab. A policy trained without it may command joints past their stops, which the daemon
     never sends (README, sim-to-sim fidelity)."""
     model: ModelCfg = field(default_factory=ModelCfg)
+
+    def target_range(self, robot: RobotSpec, names: Sequence[str]) -> tuple[Any, Any] | None:
+        """(lo, hi) joint-target bounds in `names` order that target_range_factor asks for;
+        None for no clamp. Both backends clamp with these (the isaaclab one through
+        JointPositionActionCfg.clip, which IsaacLab applies to the scaled, offset targets)."""
+        factor = self.target_range_factor
+        if not 0.0 <= factor <= 1.0:
+            raise UserError(
+                f"sim.target_range_factor must be in [0, 1] (0: no clamp), got {factor}"
+            )
+        return robot.scaled_limits(factor, names) if factor > 0 else None
 
 
 @dataclass(frozen=True)

@@ -79,12 +79,7 @@ class VelocityEnv(VecEnv):
         names = self.robot.policy_joint_names
         self.default_q = self.robot.values("default_q_rad", names)
         self.soft_lo, self.soft_hi = self.robot.soft_limits(names)
-        factor = self.cfg.sim.target_range_factor
-        if not 0.0 <= factor <= 1.0:
-            raise UserError(
-                f"sim.target_range_factor must be in [0, 1] (0: no clamp), got {factor}"
-            )
-        self.target_range = self.robot.scaled_limits(factor, names) if factor > 0 else None
+        self.target_range = self.cfg.sim.target_range(self.robot, names)
         joint = self.cfg.scan_yaw_joint
         self._scan_yaw_col = names.index(joint) if joint else None
 
