@@ -15,6 +15,11 @@ from common.errors import UserError
 from robots.spec import RobotSpec
 
 ROOT_ENV = "MENAGERIE_ROOT"
+# The contact solvers a robot's model can be simulated with: the model file's own ("menagerie";
+# Go2: elliptic cone, impratio 100) or the built-in training backend's ("training": pyramidal,
+# impratio 1, 10 iterations; training.envs.model.ModelCfg). genpo-sim and genpo-eval take
+# --contact with these names, so sim-to-sim checks can separate the contact model from the rest.
+CONTACT_MODELS = ("menagerie", "training")
 
 
 def model_xml(robot: RobotSpec, entry: str = "scene") -> Path:

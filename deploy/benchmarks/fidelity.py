@@ -3,9 +3,9 @@
 Steady-state forward speed (`steady_vx_m_s`: mean body-frame vx after robots.contract's
 STEADY_SETTLE_S of walking) in `genpo-eval --commands constant` (the training simulator) and
 through `genpo-sim` + `genpo-deploy --sim --cmd` (ground truth from the sim's control channel),
-once per contact model: `training` (the task's solver settings) and `menagerie` (the model file's:
-genpo-sim's default, genpo-eval with MODEL_FILE_CONTACTS). Two figures per contact model keep
-the two causes apart: `ratio` = deploy / eval on the same contacts (the deploy path's fidelity;
+once per contact model (`--contact` of both tools): `training` (the task's solver settings) and
+`menagerie` (the model file's, genpo-sim's default). Two figures per contact model keep the two
+causes apart: `ratio` = deploy / eval on the same contacts (the deploy path's fidelity;
 target: within 10 %, docs/performance.md) and `eval_vs_training` = eval on these contacts / eval
 on the training ones (the physics of the contact model alone). Each tool runs as a subprocess, so
 this module imports neither training nor mujoco. Prints a table, then one JSON line.
@@ -25,18 +25,10 @@ from typing import Any
 from common.cli import user_errors_exit
 from common.machine import cpu_model
 from deploy.preflight import REPO_ROOT
-from deploy.sim import CONTACT_MODELS
 from deploy.sim.launch import SimProcess
+from robots.assets import CONTACT_MODELS
 
 TARGET_RATIO_ERROR = 0.10
-# genpo-eval --set values that keep the MJCF file's contact solver (training.envs.model.ModelCfg:
-# "model" / 0 keep the file's), as genpo-sim --contact menagerie does
-MODEL_FILE_CONTACTS = (
-    "sim.model.cone=model",
-    "sim.model.impratio=0",
-    "sim.model.iterations=0",
-    "sim.model.ls_iterations=0",
-)
 
 
 def _json_line(cmd: list[str], timeout_s: float) -> dict[str, Any]:
@@ -50,9 +42,8 @@ def _json_line(cmd: list[str], timeout_s: float) -> dict[str, Any]:
 def eval_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "training.evaluation.cli", str(args.policy), "--task", args.task,
            "--episodes", str(args.episodes), "--duration-s", str(args.duration),
-           "--commands", "constant", "--cmd", args.cmd]  # fmt: skip
-    sets = (*args.eval_set, *(MODEL_FILE_CONTACTS if contact == "menagerie" else ()))
-    cmd += [a for value in sets for a in ("--set", value)]
+           "--commands", "constant", "--cmd", args.cmd, "--contact", contact]  # fmt: skip
+    cmd += [a for value in args.eval_set for a in ("--set", value)]
     return _json_line(cmd, timeout_s=600)
 
 

@@ -19,12 +19,12 @@ require_python("genpo-sim")  # before the imports that need mujoco
 from common.cli import user_errors_exit
 from common.errors import UserError
 from deploy.io.channels import SIM_DOMAIN
-from deploy.sim import CONTACT_MODELS
 from deploy.sim.faults import FaultConfig
 from deploy.sim.model import START_POSES
 from deploy.sim.runner import Sim, SimOptions
 from deploy.sim.video import LiveViewer, VideoRecorder, display_available
 from robots import get_robot
+from robots.assets import CONTACT_MODELS
 from robots.contract import TERRAINS
 
 

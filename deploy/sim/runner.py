@@ -40,7 +40,7 @@ class SimOptions:
     domain: int = 1
     iface: str = "lo"
     terrain: str = "flat"
-    contact: str = "menagerie"  # deploy.sim.CONTACT_MODELS
+    contact: str = "menagerie"  # robots.assets.CONTACT_MODELS
     start: str = "standing"
     band: bool = False
     hold_until_cmd: bool = True

@@ -230,3 +230,46 @@ def test_rough_evaluation_starts_on_the_hardest_third_of_the_rows() -> None:
     assert not any("init_level" in o for o in play_overrides(task_config("go2_flat"), 20.0))
     with pytest.raises(UserError, match="not a range within the terrain's 10 rows"):
         make_env("go2_rough", num_envs=2, seed=0, overrides=("terrain.max_init_level=10",))
+
+
+@pytest.mark.parametrize("robot, task", [("go2", "go2_flat"), ("h1", "h1_flat")])
+def test_contact_models_are_the_model_files_and_the_tasks(robot: str, task: str) -> None:
+    """genpo-eval --contact menagerie steps the solver genpo-sim runs by default (the model
+    file's), --contact training the task's; an unknown name is one sentence."""
+    import mujoco
+
+    from common.errors import UserError
+    from robots import get_robot
+    from robots.assets import model_xml
+    from training.envs.model import ModelCfg
+    from training.evaluation.play import contact_overrides
+    from training.tasks import make_env
+
+    def solver(opt) -> tuple:
+        return int(opt.cone), float(opt.impratio), int(opt.iterations), int(opt.ls_iterations)
+
+    file_model = mujoco.MjModel.from_xml_path(str(model_xml(get_robot(robot), "scene")))
+    menagerie = make_env(task, 1, 0, overrides=contact_overrides("menagerie"))
+    training = make_env(task, 1, 0, overrides=contact_overrides("training"))
+    assert solver(menagerie.backend.model.opt) == solver(file_model.opt)
+    cfg = ModelCfg()
+    assert solver(training.backend.model.opt) == (
+        int(mujoco.mjtCone.mjCONE_PYRAMIDAL), cfg.impratio, cfg.iterations, cfg.ls_iterations
+    )  # fmt: skip
+    with pytest.raises(UserError, match="unknown contact model 'stiff'"):
+        contact_overrides("stiff")
+
+
+def test_contact_option_reaches_the_report(
+    policies: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    argv = [str(policies["checkpoint"]), "--task", "go2_flat", "--episodes", "1"]
+    assert main([*argv, "--duration-s", "0.2", "--contact", "menagerie",
+                 "--set", "sim.model.impratio=50"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["contact"] == "menagerie"
+    sets = report["play_overrides"]
+    assert "sim.model.cone=model" in sets
+    assert sets.index("sim.model.impratio=0") < sets.index("sim.model.impratio=50")  # --set last
+    with pytest.raises(SystemExit):
+        main([*argv, "--contact", "stiff"])

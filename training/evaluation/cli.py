@@ -21,6 +21,7 @@ from pathlib import Path
 from common.cli import add_set_argument, user_errors_exit
 from common.errors import UserError
 from common.files import check_output_file, write_text_atomic
+from robots.assets import CONTACT_MODELS
 
 PROG = "genpo-eval"
 
@@ -50,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_command,
         metavar="VX,VY,WZ",
         help="the command of --commands constant (m/s, m/s, rad/s; within the trained ranges)",
+    )
+    p.add_argument(
+        "--contact",
+        choices=CONTACT_MODELS,
+        default="training",
+        help="contact solver: the task's (training) or the robot model file's (menagerie, "
+        "genpo-sim's default), to score a policy on the contact physics genpo-sim runs",
     )
     p.add_argument("--video", type=Path, help="write an mp4 of env 0 (headless EGL/OSMesa)")
     p.add_argument("--json", type=Path, help="also write the report to this file")
@@ -99,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         commands=args.commands,
         constant_cmd=args.cmd,
         video=args.video,
+        contact=args.contact,
         overrides=tuple(args.overrides),
     )
     report = evaluate(opts, video_problem)

@@ -6,7 +6,17 @@ also goes to its nominal value, so a score measures the policy, not the draw of 
 
 from __future__ import annotations
 
+from common.errors import UserError
+from robots.assets import CONTACT_MODELS
 from training.tasks.config import TaskCfg
+
+# ModelCfg's values that keep the model file's contact solver: "menagerie" in genpo-sim's terms.
+_MODEL_FILE_SOLVER = (
+    "sim.model.cone=model",
+    "sim.model.impratio=0",
+    "sim.model.iterations=0",
+    "sim.model.ls_iterations=0",
+)
 
 
 def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
@@ -37,3 +47,14 @@ def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
         f"sim.episode_length_s={duration_s!r}",
         *hardest,
     )
+
+
+def contact_overrides(contact: str) -> tuple[str, ...]:
+    """Overrides that put the task on a contact model of robots.assets.CONTACT_MODELS:
+    "training" keeps the task's solver settings, "menagerie" the model file's (genpo-sim's
+    default), so genpo-eval and genpo-sim score a policy on the same contact physics."""
+    if contact not in CONTACT_MODELS:
+        raise UserError(
+            f"unknown contact model {contact!r}; choose one of {', '.join(CONTACT_MODELS)}"
+        )
+    return _MODEL_FILE_SOLVER if contact == "menagerie" else ()

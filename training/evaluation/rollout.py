@@ -13,7 +13,7 @@ from common.errors import UserError
 from robots import get_robot
 from robots.contract import make_contract
 from training.evaluation.metrics import EpisodeMetrics
-from training.evaluation.play import play_overrides
+from training.evaluation.play import contact_overrides, play_overrides
 from training.evaluation.policies import EvalPolicy, load_eval_policy
 from training.evaluation.scripted import ScriptedCommand, schedule
 from training.tasks import make_env, task_config
@@ -36,7 +36,8 @@ class EvalOptions:
     commands: str = "random"  # or "scripted", "constant"
     constant_cmd: tuple[float, float, float] | None = None  # (vx, vy, wz) of "constant"
     video: Path | None = None
-    overrides: tuple[str, ...] = ()
+    contact: str = "training"  # robots.assets.CONTACT_MODELS
+    overrides: tuple[str, ...] = ()  # applied after the PLAY settings and the contact model's
 
 
 def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
@@ -45,7 +46,11 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     video_problem: why no GL backend can render (then no video is attempted).
     """
     cfg = task_config(opts.task)
-    play = play_overrides(cfg, opts.duration_s) + tuple(opts.overrides)
+    play = (
+        play_overrides(cfg, opts.duration_s)
+        + contact_overrides(opts.contact)
+        + tuple(opts.overrides)
+    )
     cfg = task_config(opts.task, play)
     contract = make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt)
     policy = load_eval_policy(opts.policy_path, contract)
@@ -71,6 +76,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
         "episodes": opts.episodes,
         "duration_s": opts.duration_s,
         "seed": opts.seed,
+        "contact": opts.contact,
         "commands": opts.commands,
         "constant_cmd": list(opts.constant_cmd) if opts.constant_cmd is not None else None,
         "play_overrides": list(play),
