@@ -2,7 +2,10 @@
 
 A thin per-tick wrapper over the contract's term table (robots/observations.py), the same
 computation the training environment runs on a batch: term order and dims from the artifact's
-contract, then per term clip -> scale (training adds noise before the clip, deploy has none).
+contract, then per term clip -> scale (training adds noise before the clip, deploy has none),
+then the contract's frame history (ObservationHistory, as training stacks it). A run enters
+POLICY once (DAMP absorbs), so the first build is the phase's first frame and fills every slot,
+as an episode start does in training; the last action starts at zero there too.
 Unknown or undeployable terms are refused at construction, before anything moves.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from robots.contract import PolicyContract
-from robots.observations import ObservationLayout, ObservedState
+from robots.observations import ObservationHistory, ObservationLayout, ObservedState
 
 
 class ObservationBuilder:
@@ -29,6 +32,7 @@ class ObservationBuilder:
         self._parts = [(compute, self._raw[cols]) for compute, cols in self.layout.parts]
         none = np.zeros(0)
         self._state = ObservedState(none, none, none, none, none, none)
+        self.history = ObservationHistory(contract.history_frames, self.layout.dim)
 
     def build(
         self,
@@ -48,5 +52,5 @@ class ObservationBuilder:
         for compute, columns in self._parts:
             compute(s, default_q, columns)
         self.layout.clip_scale(self._raw, out=self._raw)
-        out[:] = self._raw
+        out[:] = self._raw if self.history.frames == 1 else self.history.push(self._raw)
         return out

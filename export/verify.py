@@ -26,13 +26,15 @@ def check_finite(actions: np.ndarray, source: str) -> None:
 
 
 def observation_bounds(contract: PolicyContract) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension (lo, hi) of the actor observation after clip and scale: [obs] each."""
+    """Per-dimension (lo, hi) of the actor observation after clip and scale: [obs] each (every
+    frame of its history alike)."""
     lo, hi = [], []
     for term in contract.obs_terms:
         bound = np.inf if term.clip is None else term.clip * abs(term.scale)
         lo += [-bound] * term.dim
         hi += [bound] * term.dim
-    return np.array(lo), np.array(hi)
+    frames = contract.history_frames
+    return np.tile(lo, frames), np.tile(hi, frames)
 
 
 def sample_observations(

@@ -22,6 +22,7 @@ from robots.observations import OBS_CLIP, TERMS, TERRAINS
 from robots.spec import RobotSpec
 
 SCHEMA_VERSION = 1
+MAX_HISTORY = 50  # frames of actor history a contract may ask for (1 s at 50 Hz)
 COMMAND_NAMES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
 # Sim-to-sim fidelity: a steady-state speed leaves out this much from the start of walking (an
 # evaluation episode's start from rest; the daemon's POLICY phase after its blend-in), so
@@ -86,11 +87,23 @@ class PolicyContract:
     control_dt_s: float
     command_names: tuple[str, ...] = COMMAND_NAMES
     history_length: int = 0
+    """Actor frames the policy reads, oldest first (IsaacLab's group history_length with
+    history_order "time"); 0, as 1, is the current frame only. A frame is obs_terms in order."""
     schema_version: int = SCHEMA_VERSION
 
     @property
-    def obs_dim(self) -> int:
+    def history_frames(self) -> int:
+        return max(1, self.history_length)
+
+    @property
+    def frame_dim(self) -> int:
+        """Values in one actor frame (the terms of obs_terms)."""
         return sum(t.dim for t in self.obs_terms)
+
+    @property
+    def obs_dim(self) -> int:
+        """The actor's input width: history_frames frames."""
+        return self.frame_dim * self.history_frames
 
     @property
     def critic_obs_dim(self) -> int:
@@ -101,8 +114,9 @@ class PolicyContract:
         return len(self.action.joint_names)
 
     def obs_slices(self, critic: bool = False) -> dict[str, slice]:
-        """Where each term sits in the flat observation vector."""
-        out, start = {}, 0
+        """Where each term sits in the flat observation vector (the actor's: in its newest,
+        last frame)."""
+        out, start = {}, 0 if critic else self.obs_dim - self.frame_dim
         for term in self.critic_terms if critic else self.obs_terms:
             out[term.name] = slice(start, start + term.dim)
             start += term.dim
@@ -165,8 +179,11 @@ class PolicyContract:
     def validate(self, robot: RobotSpec | None = None) -> None:
         """Check internal consistency, and against `robot` when given."""
         _check(self.control_dt_s > 0, "control_dt_s", "must be positive")
-        # no layer stacks past observations yet: an artifact asking for them would be fed one frame
-        _check(self.history_length == 0, "history_length", "must be 0 (no observation history)")
+        _check(
+            0 <= self.history_length <= MAX_HISTORY,
+            "history_length",
+            f"must be 0 to {MAX_HISTORY} frames, got {self.history_length}",
+        )
         _check(
             len(self.command_ranges) == len(self.command_names),
             "command_ranges",
@@ -212,11 +229,14 @@ class PolicyContract:
             )
 
 
-def make_contract(robot: RobotSpec, terrain: str, control_dt_s: float = 0.02) -> PolicyContract:
+def make_contract(
+    robot: RobotSpec, terrain: str, control_dt_s: float = 0.02, history_length: int = 0
+) -> PolicyContract:
     """The velocity-tracking contract of `robot` on `terrain` ("flat" or "rough").
 
     Actor: IsaacLab's policy group without the terms the robot cannot measure (base linear
-    velocity, height scan). Critic: the full IsaacLab group, in IsaacLab order.
+    velocity, height scan), over `history_length` frames (0: the current one). Critic: the full
+    IsaacLab group, in IsaacLab order, current frame only.
     """
     if terrain not in TERRAINS:
         raise ContractError(f"unknown terrain {terrain!r}; choose one of {TERRAINS}")
@@ -231,7 +251,7 @@ def make_contract(robot: RobotSpec, terrain: str, control_dt_s: float = 0.02) ->
         for t in TERMS
         if terrain in t.terrains
     )
-    return PolicyContract(
+    contract = PolicyContract(
         robot=robot.name,
         task=f"{robot.name}_{terrain}",
         obs_terms=tuple(t for t in critic if t.deployable),
@@ -243,7 +263,10 @@ def make_contract(robot: RobotSpec, terrain: str, control_dt_s: float = 0.02) ->
         ),
         command_ranges=robot.command_ranges,
         control_dt_s=control_dt_s,
+        history_length=history_length,
     )
+    contract.validate()
+    return contract
 
 
 def _check(ok: bool, field: str, problem: str) -> None:

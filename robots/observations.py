@@ -170,3 +170,37 @@ class ObservationLayout:
         out = np.clip(raw, -self.clip, self.clip, out=out)
         out *= self.scale
         return out
+
+
+class ObservationHistory:
+    """The actor's input over `frames` processed frames, oldest first (IsaacLab's group history
+    with history_order "time": [frame t-H+1, ..., frame t], each frame the contract's terms).
+
+    One buffer for one robot (batch_shape ()) or [N] envs. The first push after construction or
+    `restart` fills every frame with the pushed one (IsaacLab's CircularBuffer after a reset), so
+    a policy never reads another episode's past or zeros it never saw in training.
+    """
+
+    def __init__(self, frames: int, frame_dim: int, batch_shape: tuple[int, ...] = ()) -> None:
+        self.frames, self.frame_dim = frames, frame_dim
+        self.buf = np.zeros((*batch_shape, frames * frame_dim))
+        self.fresh = np.ones(batch_shape, dtype=bool)
+
+    def restart(self, ids: np.ndarray | None = None) -> None:
+        """Envs `ids` (None: all, or the one robot) start over at their next push."""
+        self.fresh[... if ids is None else ids] = True
+
+    def push(self, frame: np.ndarray) -> np.ndarray:
+        """Append frame [..., frame_dim]; returns the stacked input [..., frames * frame_dim]
+        (the internal buffer: copy it to keep it past the next push)."""
+        d, buf = self.frame_dim, self.buf
+        buf[..., :-d] = buf[..., d:]  # overlapping shift: numpy copies as if buffered
+        buf[..., -d:] = frame
+        if self.fresh.any():
+            tiled = np.tile(frame, (*([1] * (frame.ndim - 1)), self.frames))
+            if self.fresh.ndim == 0:
+                buf[...] = tiled
+            else:
+                buf[self.fresh] = tiled[self.fresh]
+            self.fresh[...] = False
+        return buf

@@ -25,12 +25,10 @@ from common.cli import add_set_argument, user_errors_exit
 from common.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from common.errors import UserError, first_line
 from common.files import writable_dir, write_text_atomic
-from robots import get_robot
-from robots.contract import make_contract
 from training import distributed
 from training.config import ALGOS, TrainCfg
 from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS
-from training.tasks import TASKS, make_env, task_config
+from training.tasks import TASKS, make_env, task_config, task_contract
 
 TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
 CPU_NUM_ENVS = 256  # enough parallel episodes for PPO statistics; keeps a 2-core update short
@@ -274,11 +272,10 @@ def _from_previous(data: dict) -> TrainCfg:
 
 
 def make_backend_env(p: Plan, seed: int):
-    robot_name = p.task.split("_")[0]
     if p.backend == "isaaclab":
         from training.envs.isaaclab import make_isaaclab_env
 
-        contract = make_contract(get_robot(robot_name), p.task.split("_")[1])
+        contract = task_contract(task_config(p.task, p.env_overrides))
         return make_isaaclab_env(
             p.task, contract, p.num_envs, seed, p.device, p.physics, p.env_overrides, p.robot_usd
         )
@@ -338,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{p.run_dir.parent})"
         )
     env = make_backend_env(p, seed)
-    contract = make_contract(get_robot(p.task.split("_")[0]), p.task.split("_")[1])
+    contract = task_contract(task_config(p.task, p.env_overrides))
     runner = OnPolicyRunner(env, p.train_cfg, p.run_dir, dist.device, contract.to_dict())
     if p.resume is not None:
         runner.load(p.resume)
@@ -358,7 +355,8 @@ def main(argv: list[str] | None = None) -> int:
     if dist.is_main:
         from training.report import summarize
 
-        summarize(p.run_dir, p.task, runner.current_iteration, time.perf_counter() - started)
+        elapsed_s = time.perf_counter() - started
+        summarize(p.run_dir, p.task, runner.current_iteration, elapsed_s, contract.history_length)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Tiny real artifacts for the deploy tests, written by export/ (tests may import torch).
 
-`python -m tests.deploy.artifacts DIR` writes DIR/{go2,h1,go2_nan}/policy.onnx."""
+`python -m tests.deploy.artifacts DIR` writes DIR/{go2,h1,go2_nan,go2_history}/policy.onnx."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from training.genpo import FlowPolicy
 FAST = ExportOptions(golden=4, parity_samples=64, latency_calls=20, latency_warmup=2)
 
 
-def tiny_flow_artifact(robot: str, out: Path) -> Path:
+def tiny_flow_artifact(robot: str, out: Path, history_length: int = 0) -> Path:
     """A 3-step GenPO flow policy with small random weights, exported like a trained one."""
     spec = get_robot(robot)
-    contract = make_contract(spec, "flat")
+    contract = make_contract(spec, "flat", history_length=history_length)
     torch.manual_seed(0)
     cfg = FlowPolicyCfg(hidden_dims=(32, 16), time_hidden_dims=(16,), flow_steps=3)
     policy = FlowPolicy(contract.obs_dim, contract.num_actions, cfg).eval()
@@ -111,4 +111,5 @@ if __name__ == "__main__":
     root = Path(sys.argv[1])
     go2 = tiny_flow_artifact("go2", root / "go2" / "policy.onnx")
     tiny_flow_artifact("h1", root / "h1" / "policy.onnx")
+    tiny_flow_artifact("go2", root / "go2_history" / "policy.onnx", history_length=3)
     nan_artifact(go2, root / "go2_nan" / "policy.onnx", gravity_z_index=5)

@@ -25,7 +25,7 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Written by export/ in MAIN_PYTHON (the deploy side under test may have no torch)."""
     root = tmp_path_factory.mktemp("artifacts")
     subprocess.run([MAIN_PYTHON, "-m", "tests.deploy.artifacts", str(root)], cwd=REPO, check=True)
-    return {name: root / name / "policy.onnx" for name in ("go2", "h1", "go2_nan")}
+    return {name: root / name / "policy.onnx" for name in ("go2", "h1", "go2_nan", "go2_history")}
 
 
 def boost_sim(pid: int, priority: int = 40) -> None:

@@ -43,11 +43,16 @@ def _started_sim(robot: str, domain: int, *extra: str) -> SimProcess:
 
 
 @pytest.mark.robot_side
-@pytest.mark.parametrize(("robot", "domain"), [("go2", 150), ("h1", 151)])
-def test_auto_walks_every_state_and_log_replays_bit_for_bit(robot, domain, artifacts, tmp_path):
+@pytest.mark.parametrize(
+    ("robot", "domain", "artifact"),
+    [("go2", 150, "go2"), ("h1", 151, "h1"), ("go2", 163, "go2_history")],  # history: 3 frames
+)
+def test_auto_walks_every_state_and_log_replays_bit_for_bit(
+    robot, domain, artifact, artifacts, tmp_path
+):
     sim = _started_sim(robot, domain)
     try:
-        run = Deploy(*_args(robot, domain, artifacts[robot], sim, "--auto", "--duration", "9",
+        run = Deploy(*_args(robot, domain, artifacts[artifact], sim, "--auto", "--duration", "9",
                             "--log", str(tmp_path)))  # fmt: skip
         result = run.result(timeout_s=40)
     finally:

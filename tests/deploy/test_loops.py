@@ -23,7 +23,7 @@ from deploy.metrics import LoopMetrics
 from deploy.motor_loop import Chords, MotorLoop, PolicyOutput, Shared
 from deploy.policy_loop import PolicyLoop
 from robots import GO2
-from robots.contract import make_contract
+from robots.contract import PolicyContract, make_contract
 from robots.spec import POS_STOP
 from safety import Cause, Mode, joint_limits
 from tests.deploy.standing import StandingRobot
@@ -82,8 +82,8 @@ class ScriptedRuntime:
 
     name = "scripted"
 
-    def __init__(self) -> None:
-        self.obs = np.zeros(CONTRACT.obs_dim, dtype=np.float32)
+    def __init__(self, contract: PolicyContract = CONTRACT) -> None:
+        self.obs = np.zeros(contract.obs_dim, dtype=np.float32)
         self.noise = None
         self.action = np.zeros(CONTRACT.num_actions, dtype=np.float32)
         self.calls = 0
@@ -96,7 +96,9 @@ class ScriptedRuntime:
 class Rig:
     """A MotorLoop (and PolicyLoop, Daemon) over Robot / Wire / Clock."""
 
-    def __init__(self, cfg: DeployCfg | None = None, **options) -> None:
+    def __init__(
+        self, cfg: DeployCfg | None = None, contract: PolicyContract = CONTRACT, **options
+    ) -> None:
         self.cfg = cfg or _cfg()
         self.clock, self.robot, self.wire = Clock(), Robot(), Wire()
         self.lines: list[str] = []
@@ -111,9 +113,9 @@ class Rig:
             damping_msg=build_damping(GO2, KD), policy_period_s=CONTRACT.control_dt_s,
             metrics=self.metrics, recorder=None, log=self.lines.append, clock=self.clock,
         )  # fmt: skip
-        self.runtime = ScriptedRuntime()
+        self.runtime = ScriptedRuntime(contract)
         self.policy = PolicyLoop(
-            shared=self.shared, motor=self.motor, runtime=self.runtime, contract=CONTRACT,
+            shared=self.shared, motor=self.motor, runtime=self.runtime, contract=contract,
             sticks=StickCommand(CONTRACT.command_ranges, 0.08, 2.0), fixed_command=None,
             metrics=self.metrics, recorder=None, log=self.lines.append, clock=self.clock,
         )  # fmt: skip
@@ -298,6 +300,27 @@ def test_non_finite_action_damps_on_the_next_motor_tick(bad):
     rig.tick()
     assert rig.shared.mode is Mode.DAMP and rig.wire.last_is_damping()
     assert rig.metrics.safety_events == [str(Cause.NONFINITE_ACTION)]
+
+
+def test_policy_input_stacks_the_artifacts_history_from_the_first_policy_tick():
+    """A 3-frame contract: the first POLICY tick fills every frame with its own (as an episode
+    start in training), then each tick drops the oldest frame and appends the newest."""
+    contract = make_contract(GO2, "flat", history_length=3)
+    d, act = contract.frame_dim, contract.obs_slices()["actions"]  # act: in the newest frame
+    rig = Rig(contract=contract)
+    rig.to_policy()
+    rig.policy.tick(rig.clock.now)  # its action is 0: the next frame's last action
+    obs = rig.runtime.obs
+    np.testing.assert_array_equal(obs, np.tile(obs[-d:], 3))
+    rig.runtime.action = np.full(contract.num_actions, 0.1, dtype=np.float32)
+    frames = [obs[-d:].copy()] * 3
+    for _ in range(3):
+        rig.tick()
+        rig.policy.tick(rig.clock.now)
+        frames = [*frames[1:], obs[-d:].copy()]
+        np.testing.assert_array_equal(obs, np.concatenate(frames))
+    assert np.allclose(obs[act], 0.1)  # newest frame: the last tick's action
+    assert np.allclose(obs[act.start - 2 * d : act.stop - 2 * d], 0.0)  # oldest: the first's
 
 
 def test_policy_observation_carries_the_stick_command():

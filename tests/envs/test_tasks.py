@@ -88,3 +88,26 @@ def test_same_seed_same_rollout(task: str) -> None:
 def test_unknown_task_lists_tasks() -> None:
     with pytest.raises(UserError, match="go2_flat.*h1_rough"):
         make_env("go2_mars", num_envs=1, seed=0)
+
+
+def test_actor_history_is_the_last_noisy_frames_and_restarts_with_the_episode() -> None:
+    """history_length 3: the newest frame is exactly the one-frame env's observation (noise and
+    latency on, same seed), the others are its previous ones, and a reset env starts over
+    with its first frame in every slot (IsaacLab's history buffer after a reset)."""
+    short = ("sim.episode_length_s=0.2",)  # time-outs every 10 steps: resets inside the run
+    one = make_env("go2_flat", num_envs=3, seed=5, overrides=short)
+    history = (*short, "observations.history_length=3")
+    three = make_env("go2_flat", num_envs=3, seed=5, overrides=history)
+    d = one.contract.obs_dim
+    assert three.contract.obs_dim == 3 * d and three.contract.frame_dim == d
+    past = [one.get_observations()["policy"]] * 3  # an episode start fills every frame
+    restarted = 0
+    for a in random_actions(one, 25):
+        o1, _, done, _ = one.step(a)
+        o3, _, _, _ = three.step(a)
+        frame = o1["policy"]
+        past = [torch.where(done[:, None], frame, p) for p in past[1:]] + [frame]
+        assert torch.equal(o3["policy"], torch.cat(past, dim=1))
+        restarted += int(done.sum())
+    assert restarted >= 3  # the resets really happened
+    assert one.contract.critic_obs_dim == three.contract.critic_obs_dim

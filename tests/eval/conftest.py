@@ -21,10 +21,10 @@ from training.normalizer import EmpiricalNormalization
 FAST_EXPORT = ExportOptions(golden=2, parity_samples=50, latency_calls=0)
 
 
-def tiny_checkpoint(path: Path, robot: str = "go2") -> Path:
+def tiny_checkpoint(path: Path, robot: str = "go2", history_length: int = 0) -> Path:
     """A randomly initialised GenPO checkpoint with a fitted normaliser."""
     torch.manual_seed(0)
-    contract = make_contract(get_robot(robot), "flat")
+    contract = make_contract(get_robot(robot), "flat", history_length=history_length)
     # Head gain 0.3: actions visibly non-zero, so checkpoint and export are really compared.
     cfg = FlowPolicyCfg(
         hidden_dims=(32, 32), time_hidden_dims=(16,), flow_steps=3, velocity_out_gain=0.3
@@ -67,7 +67,12 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ckpt = tiny_checkpoint(root / "go2_flat_run" / "model_1.pt")
     exported = export_checkpoint(ckpt, root / "exported", FAST_EXPORT).onnx_path
     h1_ckpt = tiny_checkpoint(root / "h1_flat_run" / "model_1.pt", robot="h1")
+    history_ckpt = tiny_checkpoint(root / "history_run" / "model_1.pt", history_length=3)
     return {
+        "history_checkpoint": history_ckpt,
+        "history_onnx": export_checkpoint(
+            history_ckpt, root / "history_exp", FAST_EXPORT
+        ).onnx_path,
         "checkpoint": ckpt,
         "onnx": exported,
         "h1_onnx": export_checkpoint(h1_ckpt, root / "h1_exported", FAST_EXPORT).onnx_path,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from training.evaluation.cli import main
 from training.evaluation.rollout import EvalOptions, evaluate
 from training.evaluation.scripted import ScriptedCommand, schedule
@@ -55,6 +56,30 @@ def test_checkpoint_and_its_export_score_the_same(policies: dict[str, Path]) -> 
     # A different seed draws other commands: the equality above is not a constant.
     other = evaluate(EvalOptions(policies["onnx"], "go2_flat", episodes=2, duration_s=1.0, seed=8))
     assert other["rmse_combined"] != pytest.approx(onnx_report["rmse_combined"], abs=1e-4)
+
+
+def test_history_policy_and_its_export_score_the_same(policies: dict[str, Path]) -> None:
+    """A 3-frame-history policy: the artifact carries the history, genpo-eval feeds the frames
+    the training env stacks, and the checkpoint and its export act alike; a task without
+    the history refuses it in one sentence."""
+    history = ("observations.history_length=3",)
+
+    def run(path: Path, overrides: tuple[str, ...] = history) -> dict:
+        opts = EvalOptions(
+            path, "go2_flat", episodes=2, duration_s=1.0, seed=7, overrides=overrides
+        )
+        return evaluate(opts)
+
+    torch_report, onnx_report = run(policies["history_checkpoint"]), run(policies["history_onnx"])
+    for key in (*METRICS, "falls"):
+        assert onnx_report[key] == pytest.approx(torch_report[key], abs=1e-4), key
+    for path in (policies["history_checkpoint"], policies["history_onnx"]):
+        with pytest.raises(
+            UserError, match="reads 3 frame.* gives 1; add --set observations.history_length=3"
+        ):
+            run(path, overrides=())
+    with pytest.raises(UserError, match="reads 1 frame.* gives 3"):
+        run(policies["onnx"])
 
 
 def test_policy_that_folds_up_registers_falls(policies: dict[str, Path]) -> None:
@@ -217,7 +242,6 @@ def test_the_shipped_policies_that_walk() -> None:
 
 
 def test_rough_evaluation_starts_on_the_hardest_third_of_the_rows() -> None:
-    from common.errors import UserError
     from training.evaluation.play import play_overrides
     from training.tasks import make_env, task_config
 
@@ -238,7 +262,6 @@ def test_contact_models_are_the_model_files_and_the_tasks(robot: str, task: str)
     file's), --contact training the task's; an unknown name is one sentence."""
     import mujoco
 
-    from common.errors import UserError
     from robots import get_robot
     from robots.assets import model_xml
     from training.envs.model import ModelCfg

@@ -259,3 +259,23 @@ def test_genpo_sim_runs_on_mujoco_3_12() -> None:
         client.send_lowcmd(GO2.values("default_q_rad"), kp=0.0, kd=0.0, seconds=2.0)
         height = sim.control.truth()["base_height_m"]
     assert height < GO2.nominal_base_height_m - 0.08  # the sim steps: without gains it falls
+
+
+def test_actor_history_becomes_the_policy_groups_time_ordered_history() -> None:
+    """observations.history_length travels in the contract; IsaacLab's policy group then
+    stacks that many frames, time-major (each frame the contract's terms), the critic none."""
+    robot = get_robot("go2")
+    contract = make_contract(robot, "rough", history_length=4)
+    cfg, _, _ = il.load_env_cfg("go2_rough", contract, 16, "cpu", "newton_mjwarp")
+    policy, critic = cfg.observations.policy, cfg.observations.critic
+    assert (policy.history_length, policy.flatten_history_dim, policy.history_order) == (
+        4,
+        True,
+        "time",
+    )
+    assert critic.history_length is None
+    il.check_overrides(["observations.history_length=4"])  # accepted: the contract carries it
+    il.apply_overrides(cfg, ["observations.history_length=4"], robot)
+    assert cfg.observations.policy.history_length == 4
+    one, _, _ = _cfg("go2_rough")
+    assert one.observations.policy.history_length is None

@@ -39,9 +39,20 @@ def test_obs_slices_tile_the_vector() -> None:
     assert c.obs_slices(critic=True)["base_ang_vel"] == slice(3, 6)
 
 
+def test_history_stacks_whole_frames_with_the_newest_last() -> None:
+    one, three = make_contract(GO2, "rough"), make_contract(GO2, "rough", history_length=3)
+    assert (three.frame_dim, three.obs_dim, three.history_frames) == (45, 135, 3)
+    assert three.critic_obs_dim == one.critic_obs_dim  # the critic reads one frame
+    assert three.obs_slices()["joint_pos"] == slice(90 + 9, 90 + 21)
+    assert make_contract(GO2, "flat", history_length=1).obs_dim == one.obs_dim
+    with pytest.raises(ContractError, match="'history_length' must be 0 to 50 frames, got 51"):
+        make_contract(GO2, "flat", history_length=51)
+
+
 @pytest.mark.parametrize("terrain", ["flat", "rough"])
-def test_json_round_trip(terrain: str) -> None:
-    c = make_contract(H1, terrain)
+@pytest.mark.parametrize("history", [0, 5])
+def test_json_round_trip(terrain: str, history: int) -> None:
+    c = make_contract(H1, terrain, history_length=history)
     assert PolicyContract.from_json(c.to_json()) == c
 
 
@@ -67,7 +78,8 @@ def _broken(**change) -> str:
         ({"robot": 7}, "field 'robot' has the wrong type"),
         ({"action__offset": [0.0]}, "'action.offset' has 1 values for 12 joints"),
         ({"command_ranges": [[1.0, -1.0], [0, 0], [0, 0]]}, "'command_ranges[0]' lo 1.0 > hi"),
-        ({"history_length": 3}, "'history_length' must be 0"),
+        ({"history_length": 51}, "'history_length' must be 0 to 50 frames, got 51"),
+        ({"history_length": -1}, "'history_length' must be 0 to 50 frames, got -1"),
     ],
 )
 def test_validation_names_the_offending_field(change: dict, message: str) -> None:

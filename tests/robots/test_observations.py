@@ -15,6 +15,7 @@ from robots.observations import (
     HEIGHT_SCAN_DIM,
     TERM_BY_NAME,
     TERMS,
+    ObservationHistory,
     ObservationLayout,
     ObservedState,
 )
@@ -130,3 +131,31 @@ def test_targets_offset_scale_and_clip() -> None:
     batch = np.array([[0.0, 0.0, 0.0], [4.0, 4.0, 4.0]])
     np.testing.assert_allclose(a.targets(batch), [[1.0, -1.0, 0.5], [1.5, -0.5, 1.0]])
     assert action[1] == -8.0  # the policy's output is not clipped in place
+
+
+def test_history_is_the_last_frames_oldest_first_and_refills_on_restart() -> None:
+    h = ObservationHistory(frames=3, frame_dim=2)
+    f = [np.array([i, 10.0 * i]) for i in range(1, 6)]
+    np.testing.assert_array_equal(h.push(f[0]), np.tile(f[0], 3))  # a start fills every frame
+    np.testing.assert_array_equal(h.push(f[1]), np.concatenate([f[0], f[0], f[1]]))
+    np.testing.assert_array_equal(h.push(f[2]), np.concatenate([f[0], f[1], f[2]]))
+    np.testing.assert_array_equal(h.push(f[3]), np.concatenate([f[1], f[2], f[3]]))
+    h.restart()
+    np.testing.assert_array_equal(h.push(f[4]), np.tile(f[4], 3))
+
+
+def test_batched_history_restarts_only_the_envs_named() -> None:
+    """Row i of a batch runs exactly as a one-robot history that restarts when row i does."""
+    rng = np.random.default_rng(0)
+    batch = ObservationHistory(frames=4, frame_dim=3, batch_shape=(5,))
+    single = [ObservationHistory(frames=4, frame_dim=3) for _ in range(5)]
+    for step in range(12):
+        if step in (3, 7):
+            ids = np.array([1, 4]) if step == 3 else np.array([0, 1])
+            batch.restart(ids)
+            for i in ids:
+                single[i].restart()
+        frames = rng.standard_normal((5, 3))
+        out = batch.push(frames)
+        for i in range(5):
+            np.testing.assert_array_equal(out[i], single[i].push(frames[i]))

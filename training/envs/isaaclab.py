@@ -81,6 +81,8 @@ OVERRIDE_FIELDS = {
 }
 # env.* keys whose IsaacLab counterpart is computed, not copied (apply_overrides).
 TARGET_RANGE_KEY = "sim.target_range_factor"  # -> actions.joint_pos.clip, per joint, in rad
+# env.* keys the policy contract carries; shape_to_contract applies them (the actor's history).
+CONTRACT_KEYS = ("observations.history_length",)
 
 
 # ----- can IsaacLab run here? ---------------------------------------------------------------
@@ -122,8 +124,8 @@ def check_overrides(overrides: Iterable[str]) -> None:
     """Refuse, by name, every env.* override that has no IsaacLab counterpart."""
     for item in overrides:
         key = item.split("=", 1)[0]
-        if key not in OVERRIDE_FIELDS and key != TARGET_RANGE_KEY:
-            keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_KEY])
+        keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_KEY, *CONTRACT_KEYS])
+        if key not in keys:
             raise UserError(
                 f"env.{key} has no IsaacLab counterpart, so the isaaclab backend cannot apply it; "
                 f"on this backend env.* takes {', '.join(keys)}"
@@ -187,6 +189,10 @@ def shape_to_contract(env_cfg: Any, contract: PolicyContract) -> None:
     original = env_cfg.observations.policy
     env_cfg.scene.robot.joint_ordering = tuple(contract.action.joint_names)
     env_cfg.observations.policy = _group(ObservationGroupCfg, original, contract.obs_terms, True)
+    if contract.history_length > 0:  # frames oldest first, each the terms in order: ours
+        env_cfg.observations.policy.history_length = contract.history_length
+        env_cfg.observations.policy.flatten_history_dim = True
+        env_cfg.observations.policy.history_order = "time"
     env_cfg.observations.critic = _group(
         ObservationGroupCfg, original, contract.critic_terms, False
     )
@@ -225,6 +231,8 @@ def apply_overrides(env_cfg: Any, overrides: Iterable[str], robot: RobotSpec) ->
         if key == TARGET_RANGE_KEY:
             clip_targets(env_cfg, robot, value)
             continue
+        if key in CONTRACT_KEYS:
+            continue  # in the contract: shape_to_contract has applied it
         value = tuple(value) if isinstance(value, list) else value
         *parents, leaf = OVERRIDE_FIELDS[key].split(".")
         if key == "domain_rand.push_interval_s" and value is None:

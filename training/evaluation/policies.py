@@ -144,6 +144,12 @@ def check_fits(trained: PolicyContract, task: PolicyContract, what: str) -> None
             f"{what} reads observations {[t.name for t in trained.obs_terms]} laid out "
             f"differently from task {task.task}'s; evaluate it on the task it was trained on"
         )
+    if trained.history_frames != task.history_frames:
+        raise UserError(
+            f"{what} reads {trained.history_frames} frame(s) of observation history but task "
+            f"{task.task} gives {task.history_frames}; add --set "
+            f"observations.history_length={trained.history_length}"
+        )
     same_period = math.isclose(trained.control_dt_s, task.control_dt_s, rel_tol=1e-9)
     if trained.action != task.action or not same_period:
         raise UserError(

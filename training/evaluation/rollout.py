@@ -10,13 +10,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from common.errors import UserError
-from robots import get_robot
-from robots.contract import make_contract
 from training.evaluation.metrics import EpisodeMetrics
 from training.evaluation.play import contact_overrides, play_overrides
 from training.evaluation.policies import EvalPolicy, load_eval_policy
 from training.evaluation.scripted import ScriptedCommand, schedule
-from training.tasks import make_env, task_config
+from training.tasks import make_env, task_config, task_contract
 
 VIDEO_FPS = 25.0  # frames rendered per simulated second (every 2nd step at 50 Hz)
 
@@ -52,7 +50,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
         + tuple(opts.overrides)
     )
     cfg = task_config(opts.task, play)
-    contract = make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt)
+    contract = task_contract(cfg)
     policy = load_eval_policy(opts.policy_path, contract)
     env = make_env(opts.task, opts.episodes, opts.seed, overrides=play)
     if opts.commands in ("scripted", "constant"):

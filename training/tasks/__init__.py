@@ -10,6 +10,8 @@ from pathlib import Path
 
 from common.config import load_config
 from common.errors import UserError
+from robots import get_robot
+from robots.contract import PolicyContract, make_contract
 from training.tasks.config import TaskCfg
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "tasks"
@@ -29,6 +31,12 @@ def task_config(task: str, overrides: Iterable[str] = ()) -> TaskCfg:
     return load_config(TaskCfg, [CONFIG_DIR / f for f in TASKS[task]], overrides)
 
 
+def task_contract(cfg: TaskCfg) -> PolicyContract:
+    """The policy contract a task config trains: robot, terrain, control period, actor history."""
+    history = cfg.observations.history_length
+    return make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt, history)
+
+
 def make_env(
     task: str, num_envs: int, seed: int, device: str = "cpu", overrides: Iterable[str] = ()
 ):
@@ -40,4 +48,4 @@ def make_env(
     return VelocityEnv(task_config(task, overrides), num_envs, seed, device)
 
 
-__all__ = ["TASKS", "TaskCfg", "make_env", "task_config"]
+__all__ = ["TASKS", "TaskCfg", "make_env", "task_config", "task_contract"]

@@ -152,6 +152,10 @@ class ObsCfg:
     """Also corrupt the critic's (IsaacLab shares one noisy group; a clean critic learns faster)."""
     noise_scale: float = 1.0
     """Multiplier on every noise level."""
+    history_length: int = 0
+    """Frames of the actor's observation the policy reads, oldest first (IsaacLab's policy-group
+    history_length, history_order "time"); 0: the current frame only, as IsaacLab's velocity
+    tasks. A blind actor can feel terrain through its recent past. The critic reads one frame."""
 
 
 @dataclass(frozen=True)

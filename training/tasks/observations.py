@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from robots.contract import PolicyContract
-from robots.observations import ObservationLayout, ObservedState
+from robots.observations import ObservationHistory, ObservationLayout, ObservedState
 from training.tasks.config import ObsCfg
 
 # Height-scan grid (IsaacLab GridPattern 1.6 m x 1.0 m at 0.1 m, x varying fastest).
@@ -48,8 +48,10 @@ class TrainingObservations:
         self.critic_layout = ObservationLayout(contract, critic=True)
         self.delay = np.zeros(num_envs, dtype=np.int64)
         # Ring of raw actor vectors, newest at index 0: [max_delay + 1, N, obs_dim].
-        self.history = np.zeros((max_delay + 1, num_envs, contract.obs_dim))
+        self.history = np.zeros((max_delay + 1, num_envs, contract.frame_dim))
         self.actor_noise = self._noise_widths(self.actor_layout, cfg.noise)
+        # The actor's frames after noise, clip and scale, as IsaacLab stacks its group history.
+        self.frames = ObservationHistory(contract.history_frames, contract.frame_dim, (num_envs,))
         self.critic_noise = self._noise_widths(self.critic_layout, cfg.noise and cfg.noise_critic)
 
     def _noise_widths(self, layout: ObservationLayout, enabled: bool) -> np.ndarray | None:
@@ -60,16 +62,21 @@ class TrainingObservations:
         raw = _raw(self.actor_layout, state)[ids]
         self.history[:, ids] = raw[None]
         self.delay[ids] = delay
+        self.frames.restart(ids)
 
     def actor(self, state: ObservedState) -> np.ndarray:
-        """[N, obs_dim] actor observation; pushes the current values into the latency ring."""
+        """[N, obs_dim] actor observation (history_frames frames, oldest first); pushes the
+        current values into the latency ring and the frame history."""
         raw = _raw(self.actor_layout, state)
         if len(self.history) > 1:
             self.history = np.roll(self.history, 1, axis=0)
             self.history[0] = raw
             stale = self.history[self.delay, np.arange(raw.shape[0])]
             raw = np.where(self.actor_layout.delayed, stale, raw)
-        return self._process(raw, self.actor_noise, self.actor_layout)
+        frame = self._process(raw, self.actor_noise, self.actor_layout)
+        if self.frames.frames == 1:
+            return frame
+        return self.frames.push(frame).copy()
 
     def critic(self, state: ObservedState) -> np.ndarray:
         """[N, critic_obs_dim] critic observation (privileged terms, no latency)."""

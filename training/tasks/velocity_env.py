@@ -13,13 +13,13 @@ import torch
 
 from common.errors import UserError
 from robots import frames, get_robot
-from robots.contract import make_contract
 from robots.observations import ObservedState
 from training.envs.backend import MujocoBackend
 from training.envs.model import compile_model
 from training.envs.terrain import Terrain
 from training.envs.vec_env import VecEnv
 from training.tasks import rewards as rw
+from training.tasks import task_contract
 from training.tasks.commands import VelocityCommand
 from training.tasks.config import TaskCfg
 from training.tasks.contacts import ContactTimers
@@ -45,7 +45,7 @@ class VelocityEnv(VecEnv):
         self.sim_dt = cfg.sim.sim_dt
         self.decimation = cfg.sim.decimation
         self.max_episode_length = cfg.max_episode_length
-        self.contract = make_contract(self.robot, cfg.terrain.kind, self.control_dt)
+        self.contract = task_contract(cfg)
         self.num_actions = self.contract.num_actions
         self.rng = np.random.default_rng(seed)
         rough = cfg.terrain.kind == "rough"
