@@ -251,7 +251,7 @@ def make_contract(
         for t in TERMS
         if terrain in t.terrains
     )
-    contract = PolicyContract(
+    return PolicyContract(
         robot=robot.name,
         task=f"{robot.name}_{terrain}",
         obs_terms=tuple(t for t in critic if t.deployable),
@@ -265,8 +265,6 @@ def make_contract(
         control_dt_s=control_dt_s,
         history_length=history_length,
     )
-    contract.validate()
-    return contract
 
 
 def _check(ok: bool, field: str, problem: str) -> None:

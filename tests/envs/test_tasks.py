@@ -111,3 +111,8 @@ def test_actor_history_is_the_last_noisy_frames_and_restarts_with_the_episode() 
         restarted += int(done.sum())
     assert restarted >= 3  # the resets really happened
     assert one.contract.critic_obs_dim == three.contract.critic_obs_dim
+
+
+def test_history_outside_the_contracts_range_is_one_sentence() -> None:
+    with pytest.raises(UserError, match="'history_length' must be 0 to 50 frames, got 51"):
+        make_env("go2_flat", num_envs=1, seed=0, overrides=("observations.history_length=51",))

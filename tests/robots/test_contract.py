@@ -46,7 +46,7 @@ def test_history_stacks_whole_frames_with_the_newest_last() -> None:
     assert three.obs_slices()["joint_pos"] == slice(90 + 9, 90 + 21)
     assert make_contract(GO2, "flat", history_length=1).obs_dim == one.obs_dim
     with pytest.raises(ContractError, match="'history_length' must be 0 to 50 frames, got 51"):
-        make_contract(GO2, "flat", history_length=51)
+        make_contract(GO2, "flat", history_length=51).validate()
 
 
 @pytest.mark.parametrize("terrain", ["flat", "rough"])

@@ -34,7 +34,9 @@ def task_config(task: str, overrides: Iterable[str] = ()) -> TaskCfg:
 def task_contract(cfg: TaskCfg) -> PolicyContract:
     """The policy contract a task config trains: robot, terrain, control period, actor history."""
     history = cfg.observations.history_length
-    return make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt, history)
+    contract = make_contract(get_robot(cfg.robot), cfg.terrain.kind, cfg.control_dt, history)
+    contract.validate()  # a task setting out of the contract's range is refused here, by name
+    return contract
 
 
 def make_env(
