@@ -218,6 +218,46 @@ def test_kitless_newton_on_warp_cpu_with_menagerie_go2_as_usd(tmp_path: Path) ->
 
 
 @pytest.mark.isaaclab
+def test_kitless_history_is_time_major_and_starts_filled(tmp_path: Path) -> None:
+    """A 3-frame contract on real IsaacLab (kit-less Newton on Warp's CPU): the policy group
+    stacks whole frames, oldest first, each the contract's terms (so MuJoCo-trained and
+    IsaacLab-trained policies read the same layout), and a start fills every frame; with
+    env.sim.target_range_factor the target clamp builds too."""
+    import torch
+
+    contract = make_contract(GO2, "flat", history_length=3)
+    d = contract.frame_dim
+    env = make_isaaclab_env(
+        "go2_flat", contract, 8, seed=0, device="cpu", robot_usd=_go2_usd(tmp_path),
+        overrides=("sim.target_range_factor=1",),
+    )  # fmt: skip
+    try:
+        obs = env.get_observations()["policy"]
+        assert obs.shape == (8, 3 * d)
+        assert torch.equal(obs[:, :d], obs[:, d : 2 * d]) and torch.equal(
+            obs[:, :d], obs[:, 2 * d :]
+        )
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(5):
+            before = obs
+            step = env.step(0.5 * torch.randn(8, contract.num_actions, generator=gen))
+            obs, dones = step[0]["policy"], step[2]
+            kept = ~dones
+            # the two older frames are the previous step's two newer ones: time-major, shifted
+            assert torch.allclose(obs[kept, : 2 * d], before[kept, d:])
+        act = contract.obs_slices()["actions"]  # newest frame: the last action, scaled by 1
+        assert not torch.allclose(obs[:, act], torch.zeros_like(obs[:, act]))
+        # far past every stop: IsaacLab's own action term holds the targets at the joint range
+        env.step(torch.full((8, contract.num_actions), 40.0))
+        term = env._env.unwrapped.action_manager.get_term("joint_pos")
+        _, hi = GO2.scaled_limits(1.0, contract.action.joint_names)
+        targets = term.processed_actions.cpu().double()
+        assert torch.allclose(targets, torch.tensor(hi).expand_as(targets), atol=1e-6)
+    finally:
+        env.close()
+
+
+@pytest.mark.isaaclab
 def test_train_on_isaaclab_kitless_then_evaluate_in_mujoco(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     cmd = [sys.executable, "-m", "training.cli", "go2_flat", "--backend", "isaaclab"]
