@@ -52,5 +52,5 @@ class ObservationBuilder:
         for compute, columns in self._parts:
             compute(s, default_q, columns)
         self.layout.clip_scale(self._raw, out=self._raw)
-        out[:] = self._raw if self.history.frames == 1 else self.history.push(self._raw)
+        out[:] = self.history.push(self._raw)
         return out

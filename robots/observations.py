@@ -178,29 +178,34 @@ class ObservationHistory:
 
     One buffer for one robot (batch_shape ()) or [N] envs. The first push after construction or
     `restart` fills every frame with the pushed one (IsaacLab's CircularBuffer after a reset), so
-    a policy never reads another episode's past or zeros it never saw in training.
+    a policy never reads another episode's past or zeros it never saw in training. A mirrored
+    ring (each frame written at slot i and i + frames) keeps the last `frames` contiguous, so a
+    push moves one frame and allocates nothing: the daemon pushes on its control tick.
     """
 
     def __init__(self, frames: int, frame_dim: int, batch_shape: tuple[int, ...] = ()) -> None:
-        self.frames, self.frame_dim = frames, frame_dim
-        self.buf = np.zeros((*batch_shape, frames * frame_dim))
+        self.frames = frames
+        self.buf = np.zeros((*batch_shape, 2 * frames, frame_dim))
         self.fresh = np.ones(batch_shape, dtype=bool)
+        self._slot = frames - 1  # where the newest frame sits (and at slot + frames)
 
     def restart(self, ids: np.ndarray | None = None) -> None:
         """Envs `ids` (None: all, or the one robot) start over at their next push."""
         self.fresh[... if ids is None else ids] = True
 
     def push(self, frame: np.ndarray) -> np.ndarray:
-        """Append frame [..., frame_dim]; returns the stacked input [..., frames * frame_dim]
-        (the internal buffer: copy it to keep it past the next push)."""
-        d, buf = self.frame_dim, self.buf
-        buf[..., :-d] = buf[..., d:]  # overlapping shift: numpy copies as if buffered
-        buf[..., -d:] = frame
-        if self.fresh.any():
-            tiled = np.tile(frame, (*([1] * (frame.ndim - 1)), self.frames))
+        """Append frame [..., frame_dim]; returns the stacked input [..., frames * frame_dim],
+        a view of the buffer (copy it to keep it past the next push)."""
+        i = (self._slot + 1) % self.frames
+        self._slot = i
+        buf = self.buf
+        buf[..., i, :] = frame
+        buf[..., i + self.frames, :] = frame
+        if self.fresh.any():  # a start: every slot holds this frame
             if self.fresh.ndim == 0:
-                buf[...] = tiled
+                buf[...] = frame[..., None, :]
             else:
-                buf[self.fresh] = tiled[self.fresh]
+                buf[self.fresh] = frame[self.fresh][:, None, :]
             self.fresh[...] = False
-        return buf
+        window = buf[..., i + 1 : i + 1 + self.frames, :]
+        return window.reshape(*window.shape[:-2], -1)  # a view: the window is contiguous per row

@@ -25,6 +25,7 @@ from common.cli import add_set_argument, user_errors_exit
 from common.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from common.errors import UserError, first_line
 from common.files import writable_dir, write_text_atomic
+from robots.contract import PolicyContract
 from training import distributed
 from training.config import ALGOS, TrainCfg
 from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS
@@ -271,11 +272,10 @@ def _from_previous(data: dict) -> TrainCfg:
         raise UserError(f"the resumed run's config does not fit this version: {exc}") from None
 
 
-def make_backend_env(p: Plan, seed: int):
+def make_backend_env(p: Plan, seed: int, contract: PolicyContract):
     if p.backend == "isaaclab":
         from training.envs.isaaclab import make_isaaclab_env
 
-        contract = task_contract(task_config(p.task, p.env_overrides))
         return make_isaaclab_env(
             p.task, contract, p.num_envs, seed, p.device, p.physics, p.env_overrides, p.robot_usd
         )
@@ -334,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
             f"genpo-train: run directory {p.run_dir}  (watch: tensorboard --logdir "
             f"{p.run_dir.parent})"
         )
-    env = make_backend_env(p, seed)
     contract = task_contract(task_config(p.task, p.env_overrides))
+    env = make_backend_env(p, seed, contract)
     runner = OnPolicyRunner(env, p.train_cfg, p.run_dir, dist.device, contract.to_dict())
     if p.resume is not None:
         runner.load(p.resume)

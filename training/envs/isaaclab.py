@@ -122,9 +122,9 @@ def check_physics(physics: str) -> str:
 
 def check_overrides(overrides: Iterable[str]) -> None:
     """Refuse, by name, every env.* override that has no IsaacLab counterpart."""
+    keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_KEY, *CONTRACT_KEYS])
     for item in overrides:
         key = item.split("=", 1)[0]
-        keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_KEY, *CONTRACT_KEYS])
         if key not in keys:
             raise UserError(
                 f"env.{key} has no IsaacLab counterpart, so the isaaclab backend cannot apply it; "

@@ -55,6 +55,11 @@ class ModelCfg:
     """Keep collisions between the robot's own bodies (IsaacLab: off)."""
 
 
+# The ModelCfg values that keep the model file's contact solver (its sentinels, above):
+# robots.assets.CONTACT_MODELS' "menagerie", as genpo-sim runs it by default.
+MODEL_FILE_SOLVER = {"cone": "model", "impratio": 0, "iterations": 0, "ls_iterations": 0}
+
+
 @dataclass
 class CompiledModel:
     """The MjModel and every index the backend needs, all resolved by name."""

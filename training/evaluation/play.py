@@ -8,15 +8,8 @@ from __future__ import annotations
 
 from common.errors import UserError
 from robots.assets import CONTACT_MODELS
+from training.envs.model import MODEL_FILE_SOLVER
 from training.tasks.config import TaskCfg
-
-# ModelCfg's values that keep the model file's contact solver: "menagerie" in genpo-sim's terms.
-_MODEL_FILE_SOLVER = (
-    "sim.model.cone=model",
-    "sim.model.impratio=0",
-    "sim.model.iterations=0",
-    "sim.model.ls_iterations=0",
-)
 
 
 def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
@@ -57,4 +50,6 @@ def contact_overrides(contact: str) -> tuple[str, ...]:
         raise UserError(
             f"unknown contact model {contact!r}; choose one of {', '.join(CONTACT_MODELS)}"
         )
-    return _MODEL_FILE_SOLVER if contact == "menagerie" else ()
+    if contact == "training":
+        return ()
+    return tuple(f"sim.model.{key}={value}" for key, value in MODEL_FILE_SOLVER.items())

@@ -74,8 +74,6 @@ class TrainingObservations:
             stale = self.history[self.delay, np.arange(raw.shape[0])]
             raw = np.where(self.actor_layout.delayed, stale, raw)
         frame = self._process(raw, self.actor_noise, self.actor_layout)
-        if self.frames.frames == 1:
-            return frame
         return self.frames.push(frame).copy()
 
     def critic(self, state: ObservedState) -> np.ndarray:
