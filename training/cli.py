@@ -356,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         from training.report import summarize
 
         elapsed_s = time.perf_counter() - started
-        summarize(p.run_dir, p.task, runner.current_iteration, elapsed_s, contract.history_length)
+        summarize(p.run_dir, p.task, runner.current_iteration, elapsed_s)
     return 0
 
 

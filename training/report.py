@@ -43,9 +43,7 @@ def plot_curves(scalars: dict[str, list[tuple[int, float]]], out: Path) -> Path 
     return out
 
 
-def summarize(
-    run_dir: Path, task: str, iteration: int, elapsed_s: float, history_length: int = 0
-) -> None:
+def summarize(run_dir: Path, task: str, iteration: int, elapsed_s: float) -> None:
     scalars = read_scalars(run_dir)
     png = plot_curves(scalars, run_dir / "training_curve.png")
 
@@ -62,6 +60,5 @@ def summarize(
     if png is not None:
         print(f"  training curve: {png}")
     print(f"  checkpoint: {ckpt}")
-    # the contract's history is not in the task's defaults: the evaluation must ask for it
-    history = f" --set observations.history_length={history_length}" if history_length else ""
-    print(f"  next: genpo-eval {ckpt} --task {task}{history}   |   genpo-export {ckpt}")
+    # genpo-eval reads the training settings the checkpoint records (its history) itself
+    print(f"  next: genpo-eval {ckpt} --task {task}   |   genpo-export {ckpt}")

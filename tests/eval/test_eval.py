@@ -59,27 +59,38 @@ def test_checkpoint_and_its_export_score_the_same(policies: dict[str, Path]) -> 
 
 
 def test_history_policy_and_its_export_score_the_same(policies: dict[str, Path]) -> None:
-    """A 3-frame-history policy: the artifact carries the history, genpo-eval feeds the frames
-    the training env stacks, and the checkpoint and its export act alike; a task without
-    the history refuses it in one sentence."""
+    """A 3-frame-history policy: the file records the history and genpo-eval runs the task with
+    it unasked (the frames the training env stacks), the checkpoint and its export act alike,
+    and a task setting that contradicts the file is refused in one sentence."""
     history = ("observations.history_length=3",)
 
-    def run(path: Path, overrides: tuple[str, ...] = history) -> dict:
+    def run(path: Path, overrides: tuple[str, ...] = ()) -> dict:
         opts = EvalOptions(
             path, "go2_flat", episodes=2, duration_s=1.0, seed=7, overrides=overrides
         )
         return evaluate(opts)
 
     torch_report, onnx_report = run(policies["history_checkpoint"]), run(policies["history_onnx"])
+    for report in (torch_report, onnx_report):
+        assert report["adopted_from_policy"] == list(history)
+        assert report["play_overrides"][-1] == history[0]
     for key in (*METRICS, "falls"):
         assert onnx_report[key] == pytest.approx(torch_report[key], abs=1e-4), key
+    # Adopting is the same evaluation as asking: nothing else changes.
+    asked = run(policies["history_onnx"], history)
+    assert asked["adopted_from_policy"] == []
+    for key in (*METRICS, "falls"):
+        assert asked[key] == onnx_report[key], key
     for path in (policies["history_checkpoint"], policies["history_onnx"]):
         with pytest.raises(
-            UserError, match="reads 3 frame.* gives 1; add --set observations.history_length=3"
+            UserError,
+            match="reads 3 frame.* gives 2; evaluate it with observations.history_length=3",
         ):
-            run(path, overrides=())
+            run(path, overrides=("observations.history_length=2",))
+    one_frame = run(policies["onnx"])  # a policy without history adopts nothing
+    assert one_frame["adopted_from_policy"] == []
     with pytest.raises(UserError, match="reads 1 frame.* gives 3"):
-        run(policies["onnx"])
+        run(policies["onnx"], history)
 
 
 def test_policy_that_folds_up_registers_falls(policies: dict[str, Path]) -> None:

@@ -63,7 +63,8 @@ def test_short_run_then_resume_continues(tmp_path: Path) -> None:
 
 def test_history_run_keeps_its_frames_through_resume(tmp_path: Path) -> None:
     """--set env.observations.history_length=3: the checkpoint's contract and actor read 3
-    frames, the printed next step asks genpo-eval for them, and a resume keeps them."""
+    frames, the printed next step needs no --set for them (genpo-eval reads the checkpoint's),
+    and a resume keeps them."""
     run_dir = tmp_path / "run"
     args = ["--num-envs", "4", "--max-iterations", "1", "--run-dir", str(run_dir), *TINY]
     first = _train("go2_flat", *args, "--set", "env.observations.history_length=3")
@@ -71,7 +72,7 @@ def test_history_run_keeps_its_frames_through_resume(tmp_path: Path) -> None:
     ckpt = load_checkpoint(run_dir / "model_1.pt")
     assert ckpt["robot_contract"]["history_length"] == 3
     assert ckpt["policy_kwargs"]["obs_dim"] == 3 * 45
-    assert "--task go2_flat --set observations.history_length=3 " in first.stdout
+    assert f"next: genpo-eval {run_dir / 'model_1.pt'} --task go2_flat   |" in first.stdout
     second = _train("go2_flat", "--resume", str(run_dir / "model_1.pt"), "--max-iterations", "1")
     assert second.returncode == 0, second.stderr
     assert load_checkpoint(run_dir / "model_2.pt")["robot_contract"]["history_length"] == 3

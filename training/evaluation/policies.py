@@ -1,16 +1,18 @@
 """The policy under evaluation: a training checkpoint (torch) or its exported ONNX file.
 
-Both become one callable, actor obs [N, obs] float32 -> raw executed actions [N, d], and both
-are checked against the task's policy contract first (`load_eval_policy` -> `EvalPolicy`; the
-daemon's own loader is deploy/preflight.py's). ONNX files are opened with the session factory and
-tensor names of robots/policy_graph.py and read with robots/artifact.py: training never imports
-export/.
+A file is opened once (`open_policy` -> `PolicyFile`): what it records of its training contract
+(the observation history, ...) is read before the task is built, so that genpo-eval runs the task
+the policy was trained on (`adopted_overrides`). `PolicyFile.load` then checks the file against
+the task's contract and returns one callable, actor obs [N, obs] float32 -> raw executed actions
+[N, d] (`EvalPolicy`; the daemon's own loader is deploy/preflight.py's). ONNX files are opened with
+the session factory and tensor names of robots/policy_graph.py and read with robots/artifact.py:
+training never imports export/.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,14 @@ import torch
 
 from common.errors import UserError
 from robots import get_robot
-from robots.artifact import ARTIFACT_KEY, parse_artifact, verify_golden
+from robots.artifact import ARTIFACT_KEY, Artifact, parse_artifact, verify_golden
 from robots.contract import PolicyContract
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
 
 Act = Callable[[torch.Tensor], torch.Tensor]
+
+HISTORY_KEY = "observations.history_length"  # the task setting the contract's history comes from
 
 
 @dataclass(frozen=True)
@@ -39,49 +43,79 @@ class EvalPolicy:
     trained_task: str | None  # the contract's task, when the file carries one
 
 
-def load_eval_policy(path: str | Path, contract: PolicyContract) -> EvalPolicy:
-    """Load `path` (.onnx: exported artifact, else checkpoint) for a task with `contract`."""
+@dataclass(frozen=True)
+class PolicyFile:
+    """A checkpoint or artifact, read once: its recorded contract, and how to make it act."""
+
+    path: Path
+    contract: PolicyContract | None  # None: a checkpoint written before contracts were recorded
+    _load: Callable[[PolicyContract], EvalPolicy]
+
+    def load(self, task: PolicyContract) -> EvalPolicy:
+        """The policy, refused in one sentence unless it fits the task's contract `task`."""
+        return self._load(task)
+
+
+def open_policy(path: str | Path, robot: str) -> PolicyFile:
+    """Read `path` (.onnx: exported artifact, else checkpoint) for a task of `robot`."""
     path = Path(path)
     if not path.is_file():
         raise UserError(
             f"'{path}' does not exist; pass a checkpoint (model_<it>.pt) or an exported policy.onnx"
         )
     if path.suffix.lower() == ".onnx":
-        return _onnx_policy(path, contract)
-    return _checkpoint_policy(path, contract)
+        return _onnx_file(path, robot)
+    return _checkpoint_file(path)
+
+
+def adopted_overrides(
+    recorded: PolicyContract | None, task_history: int, overrides: Sequence[str]
+) -> tuple[str, ...]:
+    """The task settings the policy file records and the task would otherwise run differently:
+    today the actor's observation history. A setting the caller passes (`overrides`) is theirs
+    to choose; PolicyFile.load refuses it if the policy cannot run under it."""
+    if recorded is None or recorded.history_length == task_history:
+        return ()
+    if any(o.split("=", 1)[0].strip() == HISTORY_KEY for o in overrides):
+        return ()
+    return (f"{HISTORY_KEY}={recorded.history_length}",)
 
 
 # ----- checkpoint ---------------------------------------------------------------------------
 
 
-def _checkpoint_policy(path: Path, contract: PolicyContract) -> EvalPolicy:
+def _checkpoint_file(path: Path) -> PolicyFile:
     ckpt = load_checkpoint(path)
-    trained = None
-    if ckpt.get("robot_contract") is not None:
-        trained = PolicyContract.from_dict(ckpt["robot_contract"])
-        check_fits(trained, contract, f"checkpoint '{path}'")
-    policy, normalizer = build_policy_from_checkpoint(ckpt)
-    policy = policy.float()
-    if (policy.obs_dim, policy.action_dim) != (contract.obs_dim, contract.num_actions):
-        raise UserError(
-            f"checkpoint '{path}' reads {policy.obs_dim} observations and writes "
-            f"{policy.action_dim} actions but task {contract.task} has {contract.obs_dim} and "
-            f"{contract.num_actions}; evaluate it on the task it was trained on"
-        )
+    recorded = ckpt.get("robot_contract")
+    trained = PolicyContract.from_dict(recorded) if recorded is not None else None
 
-    def act(obs: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            x = obs if normalizer is None else normalizer(obs)
-            return policy.act(x)  # noise None: the zero latent / the Gaussian mean
+    def load(contract: PolicyContract) -> EvalPolicy:
+        if trained is not None:
+            check_fits(trained, contract, f"checkpoint '{path}'")
+        policy, normalizer = build_policy_from_checkpoint(ckpt)
+        policy = policy.float()
+        if (policy.obs_dim, policy.action_dim) != (contract.obs_dim, contract.num_actions):
+            raise UserError(
+                f"checkpoint '{path}' reads {policy.obs_dim} observations and writes "
+                f"{policy.action_dim} actions but task {contract.task} has {contract.obs_dim} and "
+                f"{contract.num_actions}; evaluate it on the task it was trained on"
+            )
 
-    kind = "genpo" if ckpt["policy_family"] == "flow" else "ppo"
-    return EvalPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
+        def act(obs: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                x = obs if normalizer is None else normalizer(obs)
+                return policy.act(x)  # noise None: the zero latent / the Gaussian mean
+
+        kind = "genpo" if ckpt["policy_family"] == "flow" else "ppo"
+        return EvalPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
+
+    return PolicyFile(path, trained, load)
 
 
 # ----- ONNX ---------------------------------------------------------------------------------
 
 
-def _onnx_policy(path: Path, contract: PolicyContract) -> EvalPolicy:
+def _onnx_file(path: Path, robot: str) -> PolicyFile:
     sess = _session(path)
     text = sess.get_modelmeta().custom_metadata_map.get(ARTIFACT_KEY)
     if text is None:
@@ -89,7 +123,15 @@ def _onnx_policy(path: Path, contract: PolicyContract) -> EvalPolicy:
             f"'{path}' has no '{ARTIFACT_KEY}' metadata, so its robot and observation layout "
             "are unknown; export the policy with genpo-export"
         )
-    artifact = parse_artifact(text, robot=get_robot(contract.robot))
+    artifact = parse_artifact(text, robot=get_robot(robot))
+
+    def load(contract: PolicyContract) -> EvalPolicy:
+        return _onnx_policy(path, sess, artifact, contract)
+
+    return PolicyFile(path, artifact.contract, load)
+
+
+def _onnx_policy(path: Path, sess: Any, artifact: Artifact, contract: PolicyContract) -> EvalPolicy:
     check_fits(artifact.contract, contract, f"policy '{path}'")
     run = _runner(sess, artifact.policy.noise_dim)
     # The file must still compute what torch computed at export.
@@ -147,8 +189,8 @@ def check_fits(trained: PolicyContract, task: PolicyContract, what: str) -> None
     if trained.history_frames != task.history_frames:
         raise UserError(
             f"{what} reads {trained.history_frames} frame(s) of observation history but task "
-            f"{task.task} gives {task.history_frames}; add --set "
-            f"observations.history_length={trained.history_length}"
+            f"{task.task} gives {task.history_frames}; evaluate it with "
+            f"{HISTORY_KEY}={trained.history_length}, as it was trained"
         )
     same_period = math.isclose(trained.control_dt_s, task.control_dt_s, rel_tol=1e-9)
     if trained.action != task.action or not same_period:

@@ -12,7 +12,7 @@ import numpy as np
 from common.errors import UserError
 from training.evaluation.metrics import EpisodeMetrics
 from training.evaluation.play import contact_overrides, play_overrides
-from training.evaluation.policies import EvalPolicy, load_eval_policy
+from training.evaluation.policies import EvalPolicy, adopted_overrides, open_policy
 from training.evaluation.scripted import ScriptedCommand, schedule
 from training.tasks import make_env, task_config, task_contract
 
@@ -35,7 +35,8 @@ class EvalOptions:
     constant_cmd: tuple[float, float, float] | None = None  # (vx, vy, wz) of "constant"
     video: Path | None = None
     contact: str = "training"  # robots.assets.CONTACT_MODELS
-    overrides: tuple[str, ...] = ()  # applied after the PLAY settings and the contact model's
+    # applied after the PLAY settings, the contact model's and those the policy file records
+    overrides: tuple[str, ...] = ()
 
 
 def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
@@ -44,14 +45,18 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     video_problem: why no GL backend can render (then no video is attempted).
     """
     cfg = task_config(opts.task)
+    policy_file = open_policy(opts.policy_path, cfg.robot)
+    adopted = adopted_overrides(
+        policy_file.contract, cfg.observations.history_length, opts.overrides
+    )
     play = (
         play_overrides(cfg, opts.duration_s)
         + contact_overrides(opts.contact)
+        + adopted
         + tuple(opts.overrides)
     )
     cfg = task_config(opts.task, play)
-    contract = task_contract(cfg)
-    policy = load_eval_policy(opts.policy_path, contract)
+    policy = policy_file.load(task_contract(cfg))
     env = make_env(opts.task, opts.episodes, opts.seed, overrides=play)
     if opts.commands in ("scripted", "constant"):
         segments = _segments(opts, env.commands.ranges)
@@ -78,6 +83,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
         "commands": opts.commands,
         "constant_cmd": list(opts.constant_cmd) if opts.constant_cmd is not None else None,
         "play_overrides": list(play),
+        "adopted_from_policy": list(adopted),
         **metrics.result(env.control_dt, opts.duration_s, opts.commands == "random"),
         "video": str(opts.video) if frames else None,
         "video_frames": frames,
@@ -144,6 +150,8 @@ def summary_rows(report: dict) -> Iterable[tuple[str, str]]:
     yield "policy", f"{p['source']} ({p['kind']}) {p['path']}"
     yield "task / commands", f"{report['task']} / {report['commands']}"
     yield "episodes x duration", f"{report['episodes']} x {report['duration_s']:g} s"
+    if report["adopted_from_policy"]:
+        yield "from the policy file", " ".join(report["adopted_from_policy"])
     for key in ("rmse_vx", "rmse_vy", "rmse_wz", "rmse_combined"):
         yield key, f"{report[key]:.4f}"
     yield "steady vx (after 2 s)", f"{report['steady_vx_m_s']:.4f} m/s"
