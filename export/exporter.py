@@ -265,6 +265,8 @@ def export_checkpoint(
         "iteration": ckpt.get("iteration"),
         "algo": ckpt.get("algo"),
         "physics": ckpt.get("physics"),
+        # the task settings it must run under (training.tasks.config.POLICY_SETTINGS)
+        "task_settings": ckpt.get("task_settings"),
         "git_commit": ckpt.get("git_commit"),
         "export_time_utc": utc_now(),
         "exporter": {"name": EXPORTER, "opset": OPSET, "torch": torch.__version__},

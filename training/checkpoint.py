@@ -18,6 +18,9 @@ reads it:
     learning_rate                current (adaptive) learning rate
     config                       resolved TrainCfg as a plain dict
     robot_contract               plain dict of the robot policy contract, or None (toy envs)
+    task_settings                {key: value} of the task settings the policy must run under
+                                 (training.tasks.config.POLICY_SETTINGS), or None (toy envs);
+                                 absent in older checkpoints
     physics                      engine that trained it ("mujoco", or IsaacLab's preset such as
                                  "newton_mjwarp"); absent in older checkpoints, None for toy envs
     git_commit                   commit of the training code, or None outside git

@@ -30,6 +30,7 @@ from training import distributed
 from training.config import ALGOS, TrainCfg
 from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS
 from training.tasks import TASKS, make_env, task_config, task_contract
+from training.tasks.config import policy_settings
 
 TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
 CPU_NUM_ENVS = 256  # enough parallel episodes for PPO statistics; keeps a 2-core update short
@@ -334,9 +335,11 @@ def main(argv: list[str] | None = None) -> int:
             f"genpo-train: run directory {p.run_dir}  (watch: tensorboard --logdir "
             f"{p.run_dir.parent})"
         )
-    contract = task_contract(task_config(p.task, p.env_overrides))
+    task_cfg = task_config(p.task, p.env_overrides)
+    contract = task_contract(task_cfg)
     env = make_backend_env(p, seed, contract)
-    runner = OnPolicyRunner(env, p.train_cfg, p.run_dir, dist.device, contract.to_dict())
+    settings = policy_settings(task_cfg)
+    runner = OnPolicyRunner(env, p.train_cfg, p.run_dir, dist.device, contract.to_dict(), settings)
     if p.resume is not None:
         runner.load(p.resume)
     if dist.is_main:  # only now: a failed resume leaves the run's files as they were

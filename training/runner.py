@@ -40,6 +40,8 @@ class OnPolicyRunner:
         device: torch device of the networks (the env's device).
         robot_contract: plain dict of the robot's policy contract, stored in checkpoints
             (None for toy envs).
+        task_settings: the task settings the policy must be run under
+            (training.tasks.config.policy_settings), stored in checkpoints (None for toy envs).
     """
 
     def __init__(
@@ -49,6 +51,7 @@ class OnPolicyRunner:
         log_dir: str | Path | None = None,
         device: str = "cpu",
         robot_contract: dict | None = None,
+        task_settings: dict | None = None,
     ) -> None:
         if cfg.algo not in ALGOS:
             raise UserError(f"unknown algo '{cfg.algo}'; use one of: {', '.join(ALGOS)}")
@@ -56,6 +59,7 @@ class OnPolicyRunner:
         self.cfg = cfg
         self.device = device
         self.robot_contract = robot_contract
+        self.task_settings = task_settings
         self.dist = distributed.current()
         self.log_dir = Path(log_dir) if log_dir is not None else None
         self.current_iteration = 0
@@ -195,6 +199,7 @@ class OnPolicyRunner:
                 "learning_rate": alg.learning_rate,
                 "config": to_dict(self.cfg),
                 "robot_contract": self.robot_contract,
+                "task_settings": self.task_settings,
                 "physics": self.env.physics,
                 "git_commit": git_commit(),
                 "world_size": self.dist.world_size,

@@ -21,8 +21,11 @@ from training.normalizer import EmpiricalNormalization
 FAST_EXPORT = ExportOptions(golden=2, parity_samples=50, latency_calls=0)
 
 
-def tiny_checkpoint(path: Path, robot: str = "go2", history_length: int = 0) -> Path:
-    """A randomly initialised GenPO checkpoint with a fitted normaliser."""
+def tiny_checkpoint(
+    path: Path, robot: str = "go2", history_length: int = 0, task_settings: dict | None = None
+) -> Path:
+    """A randomly initialised GenPO checkpoint with a fitted normaliser; `task_settings` as
+    genpo-train records them (None: a checkpoint from before they were recorded)."""
     torch.manual_seed(0)
     contract = make_contract(get_robot(robot), "flat", history_length=history_length)
     # Head gain 0.3: actions visibly non-zero, so checkpoint and export are really compared.
@@ -43,6 +46,7 @@ def tiny_checkpoint(path: Path, robot: str = "go2", history_length: int = 0) -> 
             "obs_normalizer_state": norm.state_dict(),
             "config": to_dict(TrainCfg()),
             "robot_contract": contract.to_dict(),
+            "task_settings": task_settings,
         },
     )
     return path
@@ -68,7 +72,15 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     exported = export_checkpoint(ckpt, root / "exported", FAST_EXPORT).onnx_path
     h1_ckpt = tiny_checkpoint(root / "h1_flat_run" / "model_1.pt", robot="h1")
     history_ckpt = tiny_checkpoint(root / "history_run" / "model_1.pt", history_length=3)
+    # Trained with targets held to 20 % of each joint's range around its middle: Go2's calf
+    # default (-1.5 rad) lies outside that band, so the clamp changes what the robot does.
+    clamped = {"observations.history_length": 0, "sim.target_range_factor": 0.2}
+    clamped_ckpt = tiny_checkpoint(root / "clamped_run" / "model_1.pt", task_settings=clamped)
     return {
+        "clamped_checkpoint": clamped_ckpt,
+        "clamped_onnx": export_checkpoint(
+            clamped_ckpt, root / "clamped_exp", FAST_EXPORT
+        ).onnx_path,
         "history_checkpoint": history_ckpt,
         "history_onnx": export_checkpoint(
             history_ckpt, root / "history_exp", FAST_EXPORT

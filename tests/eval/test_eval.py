@@ -93,6 +93,32 @@ def test_history_policy_and_its_export_score_the_same(policies: dict[str, Path])
         run(policies["onnx"], history)
 
 
+def test_eval_runs_under_the_task_settings_the_policy_records(policies: dict[str, Path]) -> None:
+    """A policy trained under a joint-target clamp: its checkpoint records it, its export carries
+    it, and genpo-eval adopts it unasked, the same run as asking for it; a caller's own value of
+    the setting is theirs, and without the clamp the robot moves otherwise."""
+    clamp = "sim.target_range_factor=0.2"
+
+    def run(path: Path, overrides: tuple[str, ...] = ()) -> dict:
+        opts = EvalOptions(
+            path, "go2_flat", episodes=2, duration_s=1.0, seed=7, overrides=overrides
+        )
+        return evaluate(opts)
+
+    torch_report, onnx_report = run(policies["clamped_checkpoint"]), run(policies["clamped_onnx"])
+    assert torch_report["adopted_from_policy"] == onnx_report["adopted_from_policy"] == [clamp]
+    for key in (*METRICS, "falls"):
+        assert onnx_report[key] == pytest.approx(torch_report[key], abs=1e-4), key
+    asked = run(policies["clamped_onnx"], (clamp,))
+    unclamped = run(policies["clamped_onnx"], ("sim.target_range_factor=0",))
+    assert asked["adopted_from_policy"] == unclamped["adopted_from_policy"] == []
+    for key in METRICS:
+        assert asked[key] == onnx_report[key], key
+    assert any(unclamped[key] != pytest.approx(onnx_report[key], abs=1e-3) for key in METRICS)
+    # A file from before task settings were recorded adopts nothing.
+    assert run(policies["onnx"])["adopted_from_policy"] == []
+
+
 def test_policy_that_folds_up_registers_falls(policies: dict[str, Path]) -> None:
     opts = EvalOptions(policies["falling_onnx"], "go2_flat", episodes=2, duration_s=20.0)
     report = evaluate(opts)

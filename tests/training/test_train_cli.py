@@ -62,20 +62,25 @@ def test_short_run_then_resume_continues(tmp_path: Path) -> None:
 
 
 def test_history_run_keeps_its_frames_through_resume(tmp_path: Path) -> None:
-    """--set env.observations.history_length=3: the checkpoint's contract and actor read 3
-    frames, the printed next step needs no --set for them (genpo-eval reads the checkpoint's),
-    and a resume keeps them."""
+    """--set env.observations.history_length=3 (and a target clamp): the checkpoint's contract
+    and actor read 3 frames, the checkpoint records both settings, the printed next step needs
+    no --set for them (genpo-eval reads the checkpoint's), and a resume keeps them."""
     run_dir = tmp_path / "run"
     args = ["--num-envs", "4", "--max-iterations", "1", "--run-dir", str(run_dir), *TINY]
-    first = _train("go2_flat", *args, "--set", "env.observations.history_length=3")
+    clamp = ("--set", "env.sim.target_range_factor=0.9")
+    first = _train("go2_flat", *args, "--set", "env.observations.history_length=3", *clamp)
     assert first.returncode == 0, first.stderr
     ckpt = load_checkpoint(run_dir / "model_1.pt")
     assert ckpt["robot_contract"]["history_length"] == 3
+    settings = {"observations.history_length": 3, "sim.target_range_factor": 0.9}
+    assert ckpt["task_settings"] == settings  # what genpo-eval will run it under
     assert ckpt["policy_kwargs"]["obs_dim"] == 3 * 45
     assert f"next: genpo-eval {run_dir / 'model_1.pt'} --task go2_flat   |" in first.stdout
     second = _train("go2_flat", "--resume", str(run_dir / "model_1.pt"), "--max-iterations", "1")
     assert second.returncode == 0, second.stderr
-    assert load_checkpoint(run_dir / "model_2.pt")["robot_contract"]["history_length"] == 3
+    resumed = load_checkpoint(run_dir / "model_2.pt")
+    assert resumed["robot_contract"]["history_length"] == 3
+    assert resumed["task_settings"] == settings
 
 
 @pytest.fixture(scope="module")

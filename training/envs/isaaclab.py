@@ -41,7 +41,7 @@ from robots import get_robot
 from robots.contract import PolicyContract
 from robots.spec import RobotSpec
 from training.envs.vec_env import VecEnv
-from training.tasks.config import SimCfg
+from training.tasks.config import HISTORY_SETTING, TARGET_RANGE_SETTING, target_range
 
 # Our task -> (IsaacLab 3.0 ID, IsaacLab 2.x ID). 3.0 dropped `-v0` and renamed Unitree-Go2.
 TASK_IDS = {
@@ -79,10 +79,10 @@ OVERRIDE_FIELDS = {
     "domain_rand.push_interval_s": "events.push_robot.interval_range_s",
     "domain_rand.reset_joint_scale": "events.reset_robot_joints.params.position_range",
 }
-# env.* keys whose IsaacLab counterpart is computed, not copied (apply_overrides).
-TARGET_RANGE_KEY = "sim.target_range_factor"  # -> actions.joint_pos.clip, per joint, in rad
+# env.sim.target_range_factor's IsaacLab counterpart (actions.joint_pos.clip, per joint, in rad)
+# is computed, not copied (apply_overrides, clip_targets).
 # env.* keys the policy contract carries; shape_to_contract applies them (the actor's history).
-CONTRACT_KEYS = ("observations.history_length",)
+CONTRACT_KEYS = (HISTORY_SETTING,)
 
 
 # ----- can IsaacLab run here? ---------------------------------------------------------------
@@ -122,7 +122,7 @@ def check_physics(physics: str) -> str:
 
 def check_overrides(overrides: Iterable[str]) -> None:
     """Refuse, by name, every env.* override that has no IsaacLab counterpart."""
-    keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_KEY, *CONTRACT_KEYS])
+    keys = sorted([*OVERRIDE_FIELDS, TARGET_RANGE_SETTING, *CONTRACT_KEYS])
     for item in overrides:
         key = item.split("=", 1)[0]
         if key not in keys:
@@ -228,7 +228,7 @@ def apply_overrides(env_cfg: Any, overrides: Iterable[str], robot: RobotSpec) ->
     for item in overrides:
         key, _, text = item.partition("=")
         value = yaml.safe_load(text)
-        if key == TARGET_RANGE_KEY:
+        if key == TARGET_RANGE_SETTING:
             clip_targets(env_cfg, robot, value)
             continue
         if key in CONTRACT_KEYS:
@@ -252,11 +252,11 @@ def apply_overrides(env_cfg: Any, overrides: Iterable[str], robot: RobotSpec) ->
 def clip_targets(env_cfg: Any, robot: RobotSpec, factor: Any) -> None:
     """env.sim.target_range_factor on IsaacLab: JointPositionAction clamps its processed action
     (raw x scale + default, the joint target in rad) to `clip`, per joint name, which is where
-    the MuJoCo backend clamps its targets, with the same bounds (SimCfg.target_range)."""
+    the MuJoCo backend clamps its targets, with the same bounds (tasks.config.target_range)."""
     if isinstance(factor, bool) or not isinstance(factor, (int, float)):
-        raise UserError(f"env.{TARGET_RANGE_KEY} must be a number in [0, 1], got {factor!r}")
+        raise UserError(f"env.{TARGET_RANGE_SETTING} must be a number in [0, 1], got {factor!r}")
     names = robot.policy_joint_names
-    bounds = SimCfg(target_range_factor=float(factor)).target_range(robot, names)
+    bounds = target_range(robot, float(factor), names)
     env_cfg.actions.joint_pos.clip = (
         None
         if bounds is None

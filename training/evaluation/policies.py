@@ -1,18 +1,18 @@
 """The policy under evaluation: a training checkpoint (torch) or its exported ONNX file.
 
-A file is opened once (`open_policy` -> `PolicyFile`): what it records of its training contract
-(the observation history, ...) is read before the task is built, so that genpo-eval runs the task
-the policy was trained on (`adopted_overrides`). `PolicyFile.load` then checks the file against
-the task's contract and returns one callable, actor obs [N, obs] float32 -> raw executed actions
-[N, d] (`EvalPolicy`; the daemon's own loader is deploy/preflight.py's). ONNX files are opened with
-the session factory and tensor names of robots/policy_graph.py and read with robots/artifact.py:
-training never imports export/.
+A file is opened once (`open_policy` -> `PolicyFile`): the task settings it records (its actor's
+observation history, the joint-target clamp it trained under) are read before the task is built,
+so that genpo-eval runs the task as the policy was trained (`adopted_overrides`).
+`PolicyFile.load` then checks the file against the task's contract and returns one callable,
+actor obs [N, obs] float32 -> raw executed actions [N, d] (`EvalPolicy`; the daemon's own loader
+is deploy/preflight.py's). ONNX files are opened with the session factory and tensor names of
+robots/policy_graph.py and read with robots/artifact.py: training never imports export/.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,10 +26,9 @@ from robots.artifact import ARTIFACT_KEY, Artifact, parse_artifact, verify_golde
 from robots.contract import PolicyContract
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
+from training.tasks.config import HISTORY_SETTING, POLICY_SETTINGS
 
 Act = Callable[[torch.Tensor], torch.Tensor]
-
-HISTORY_KEY = "observations.history_length"  # the task setting the contract's history comes from
 
 
 @dataclass(frozen=True)
@@ -45,10 +44,12 @@ class EvalPolicy:
 
 @dataclass(frozen=True)
 class PolicyFile:
-    """A checkpoint or artifact, read once: its recorded contract, and how to make it act."""
+    """A checkpoint or artifact, read once: its recorded contract and task settings, and how to
+    make it act."""
 
     path: Path
     contract: PolicyContract | None  # None: a checkpoint written before contracts were recorded
+    settings: dict[str, Any]  # the POLICY_SETTINGS it records; {} for files written before
     _load: Callable[[PolicyContract], EvalPolicy]
 
     def load(self, task: PolicyContract) -> EvalPolicy:
@@ -69,16 +70,29 @@ def open_policy(path: str | Path, robot: str) -> PolicyFile:
 
 
 def adopted_overrides(
-    recorded: PolicyContract | None, task_history: int, overrides: Sequence[str]
+    recorded: Mapping[str, Any], task: Mapping[str, Any], overrides: Sequence[str]
 ) -> tuple[str, ...]:
-    """The task settings the policy file records and the task would otherwise run differently:
-    today the actor's observation history. A setting the caller passes (`overrides`) is theirs
-    to choose; PolicyFile.load refuses it if the policy cannot run under it."""
-    if recorded is None or recorded.history_length == task_history:
-        return ()
-    if any(o.split("=", 1)[0].strip() == HISTORY_KEY for o in overrides):
-        return ()
-    return (f"{HISTORY_KEY}={recorded.history_length}",)
+    """`KEY=VALUE` for each setting the policy file records (`recorded`) that the task would run
+    otherwise (`task`: training.tasks.config.policy_settings). A setting the caller passes
+    (`overrides`) is theirs to choose; PolicyFile.load refuses it if the policy cannot run so."""
+    asked = {o.split("=", 1)[0].strip() for o in overrides}
+    return tuple(
+        f"{key}={value}"
+        for key, value in recorded.items()
+        if key in task and value != task[key] and key not in asked
+    )
+
+
+def _recorded_settings(record: Any, contract: PolicyContract | None, what: str) -> dict[str, Any]:
+    """The file's task settings (those this version knows), its contract's history included."""
+    if record is None:
+        record = {}
+    if not isinstance(record, dict):
+        raise UserError(f"{what} records task_settings that are not a mapping; re-create it")
+    settings = {k: v for k, v in record.items() if k in POLICY_SETTINGS}
+    if contract is not None:  # the contract is what the actor reads: it decides the history
+        settings[HISTORY_SETTING] = contract.history_length
+    return settings
 
 
 # ----- checkpoint ---------------------------------------------------------------------------
@@ -109,7 +123,8 @@ def _checkpoint_file(path: Path) -> PolicyFile:
         kind = "genpo" if ckpt["policy_family"] == "flow" else "ppo"
         return EvalPolicy(act, "checkpoint", kind, path, trained.task if trained else None)
 
-    return PolicyFile(path, trained, load)
+    settings = _recorded_settings(ckpt.get("task_settings"), trained, f"checkpoint '{path}'")
+    return PolicyFile(path, trained, settings, load)
 
 
 # ----- ONNX ---------------------------------------------------------------------------------
@@ -128,7 +143,9 @@ def _onnx_file(path: Path, robot: str) -> PolicyFile:
     def load(contract: PolicyContract) -> EvalPolicy:
         return _onnx_policy(path, sess, artifact, contract)
 
-    return PolicyFile(path, artifact.contract, load)
+    record = artifact.provenance.get("task_settings")
+    settings = _recorded_settings(record, artifact.contract, f"policy '{path}'")
+    return PolicyFile(path, artifact.contract, settings, load)
 
 
 def _onnx_policy(path: Path, sess: Any, artifact: Artifact, contract: PolicyContract) -> EvalPolicy:
@@ -190,7 +207,7 @@ def check_fits(trained: PolicyContract, task: PolicyContract, what: str) -> None
         raise UserError(
             f"{what} reads {trained.history_frames} frame(s) of observation history but task "
             f"{task.task} gives {task.history_frames}; evaluate it with "
-            f"{HISTORY_KEY}={trained.history_length}, as it was trained"
+            f"{HISTORY_SETTING}={trained.history_length}, as it was trained"
         )
     same_period = math.isclose(trained.control_dt_s, task.control_dt_s, rel_tol=1e-9)
     if trained.action != task.action or not same_period:

@@ -15,6 +15,7 @@ from training.evaluation.play import contact_overrides, play_overrides
 from training.evaluation.policies import EvalPolicy, adopted_overrides, open_policy
 from training.evaluation.scripted import ScriptedCommand, schedule
 from training.tasks import make_env, task_config, task_contract
+from training.tasks.config import policy_settings
 
 VIDEO_FPS = 25.0  # frames rendered per simulated second (every 2nd step at 50 Hz)
 
@@ -46,9 +47,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     """
     cfg = task_config(opts.task)
     policy_file = open_policy(opts.policy_path, cfg.robot)
-    adopted = adopted_overrides(
-        policy_file.contract, cfg.observations.history_length, opts.overrides
-    )
+    adopted = adopted_overrides(policy_file.settings, policy_settings(cfg), opts.overrides)
     play = (
         play_overrides(cfg, opts.duration_s)
         + contact_overrides(opts.contact)

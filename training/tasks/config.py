@@ -86,16 +86,14 @@ class SimCfg:
     never sends (README, sim-to-sim fidelity)."""
     model: ModelCfg = field(default_factory=ModelCfg)
 
-    def target_range(self, robot: RobotSpec, names: Sequence[str]) -> tuple[Any, Any] | None:
-        """(lo, hi) joint-target bounds in `names` order that target_range_factor asks for;
-        None for no clamp. Both backends clamp with these (the isaaclab one through
-        JointPositionActionCfg.clip, which IsaacLab applies to the scaled, offset targets)."""
-        factor = self.target_range_factor
-        if not 0.0 <= factor <= 1.0:
-            raise UserError(
-                f"sim.target_range_factor must be in [0, 1] (0: no clamp), got {factor}"
-            )
-        return robot.scaled_limits(factor, names) if factor > 0 else None
+
+def target_range(robot: RobotSpec, factor: float, names: Sequence[str]) -> tuple[Any, Any] | None:
+    """(lo, hi) joint-target bounds in `names` order that sim.target_range_factor `factor` asks
+    for; None for no clamp. Both backends clamp with these (the isaaclab one through
+    JointPositionActionCfg.clip, which IsaacLab applies to the scaled, offset targets)."""
+    if not 0.0 <= factor <= 1.0:
+        raise UserError(f"sim.target_range_factor must be in [0, 1] (0: no clamp), got {factor}")
+    return robot.scaled_limits(factor, names) if factor > 0 else None
 
 
 @dataclass(frozen=True)
@@ -186,3 +184,23 @@ class TaskCfg:
     @property
     def max_episode_length(self) -> int:
         return math.ceil(self.sim.episode_length_s / self.control_dt - 1e-9)
+
+
+# Task settings that change how a policy must be run, beyond its robot and terrain: the actor's
+# history (which its contract also carries) and the joint-target clamp it learned under.
+# Checkpoints record them (`task_settings`), exports carry them (provenance.task_settings) and
+# genpo-eval runs the task under them (training/evaluation/policies.py).
+HISTORY_SETTING = "observations.history_length"  # its contract carries it too
+TARGET_RANGE_SETTING = "sim.target_range_factor"
+POLICY_SETTINGS = (HISTORY_SETTING, TARGET_RANGE_SETTING)
+
+
+def policy_settings(cfg: TaskCfg) -> dict[str, Any]:
+    """{key: value} of POLICY_SETTINGS in `cfg`."""
+    settings = {}
+    for key in POLICY_SETTINGS:
+        value: Any = cfg
+        for name in key.split("."):
+            value = getattr(value, name)
+        settings[key] = value
+    return settings

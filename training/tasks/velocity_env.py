@@ -21,7 +21,7 @@ from training.envs.vec_env import VecEnv
 from training.tasks import rewards as rw
 from training.tasks import task_contract
 from training.tasks.commands import VelocityCommand
-from training.tasks.config import TaskCfg
+from training.tasks.config import TaskCfg, target_range
 from training.tasks.contacts import ContactTimers
 from training.tasks.env_state import env_state, load_env_state
 from training.tasks.observations import SCAN_OFFSET_M, TrainingObservations, scan_points
@@ -79,7 +79,7 @@ class VelocityEnv(VecEnv):
         names = self.robot.policy_joint_names
         self.default_q = self.robot.values("default_q_rad", names)
         self.soft_lo, self.soft_hi = self.robot.soft_limits(names)
-        self.target_range = self.cfg.sim.target_range(self.robot, names)
+        self.target_range = target_range(self.robot, self.cfg.sim.target_range_factor, names)
         joint = self.cfg.scan_yaw_joint
         self._scan_yaw_col = names.index(joint) if joint else None
 
