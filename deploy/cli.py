@@ -45,6 +45,7 @@ from deploy.validate import (
     damping_kd,
 )
 from robots import get_robot
+from robots.artifact import Artifact
 from robots.spec import RobotSpec
 from safety import Cause, JointLimits, joint_limits
 
@@ -138,11 +139,25 @@ def prepare(args: argparse.Namespace) -> Plan:
         command_dt_s=1.0 / cfg.timing.command_hz,
         target_speed_factor=cfg.safety.target_speed_factor,
         torque_factor=cfg.safety.torque_factor,
-        range_factor=cfg.safety.target_range_factor,
+        range_factor=target_range_factor(cfg.safety.target_range_factor, policy.artifact),
         kp=np.array(policy.artifact.robot.kp),
         kd=np.array(policy.artifact.robot.kd) + cfg.motion.extra_kd,
     )
     return Plan(robot, cfg, policy, keys, damping, limits)
+
+
+def target_range_factor(configured: float, artifact: Artifact) -> float:
+    """The daemon's joint-target clamp: safety.target_range_factor, or the tighter clamp the
+    policy was trained under (its artifact's task settings), so that it never meets targets it
+    never saw. Only ever the tighter of the two."""
+    trained = artifact.trained_target_range
+    if trained is None or trained >= configured:
+        return configured
+    log(
+        f"joint targets held to {trained:g} of each joint's range, as the policy was trained "
+        f"(safety.target_range_factor {configured:g})"
+    )
+    return trained
 
 
 def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:

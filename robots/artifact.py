@@ -21,7 +21,9 @@ Document (schema_version 1):
     provenance      run_id, algo (the training algorithm: genpo, gmpo, gmpg or ppo), git_commit,
                     checkpoint_sha256, iteration, export_time_utc, exporter, physics (the engine
                     that trained it: "mujoco" or IsaacLab's preset such as "newton_mjwarp";
-                    absent in artifacts exported before it was recorded)
+                    absent in artifacts exported before it was recorded), task_settings (the
+                    task settings it must run under, {key: value}, e.g. TARGET_RANGE_SETTING;
+                    null or absent in artifacts exported before they were recorded)
     golden          obs [n][obs_dim], noise [n][2d] or null, actions [n][d], atol
     checks          parity (samples, max_abs_err), latency_us (p50, p99, max, ...) or null
 """
@@ -49,6 +51,9 @@ NOISE_MODES = ("zero", "input")
 # fp32 golden tolerance: other CPUs and runtime builds sum in another order (observed < 1e-6).
 GOLDEN_ATOL_FP32 = 1e-4
 GOLDEN_ATOL_FP16 = 2e-3
+# provenance.task_settings key of the joint-target clamp the policy trained under: targets held to
+# each joint's middle +- factor x half its range (0: none). Training's tasks name the setting so.
+TARGET_RANGE_SETTING = "sim.target_range_factor"
 
 
 class ArtifactError(UserError):
@@ -123,6 +128,13 @@ class Artifact:
         value = self.provenance.get("physics")
         return value if isinstance(value, str) else None
 
+    @property
+    def trained_target_range(self) -> float | None:
+        """Factor of the joint-target clamp the policy was trained under; None: none (0, or
+        not recorded). parse_artifact has checked it is a number in [0, 1]."""
+        factor = (self.provenance.get("task_settings") or {}).get(TARGET_RANGE_SETTING, 0.0)
+        return float(factor) if factor > 0 else None
+
 
 def parse_artifact(text: str, robot: RobotSpec | None = None) -> Artifact:
     """Parse and validate an artifact JSON string; also check it against `robot` when given."""
@@ -155,9 +167,27 @@ def parse_artifact(text: str, robot: RobotSpec | None = None) -> Artifact:
         document=doc,
     )
     _check_consistent(artifact)
+    _check_task_settings(artifact.provenance)
     if robot is not None:
         check_robot(artifact, robot)
     return artifact
+
+
+def _check_task_settings(provenance: dict[str, Any]) -> None:
+    settings = provenance.get("task_settings")
+    if settings is None:
+        return
+    if not isinstance(settings, dict):
+        raise ArtifactError(
+            "policy artifact: provenance.task_settings is not a mapping; re-export the policy"
+        )
+    factor = settings.get(TARGET_RANGE_SETTING, 0.0)
+    number = isinstance(factor, (int, float)) and not isinstance(factor, bool)
+    if not (number and 0.0 <= factor <= 1.0):
+        raise ArtifactError(
+            f"policy artifact: provenance.task_settings records {TARGET_RANGE_SETTING}="
+            f"{factor!r}, not a number in [0, 1]; re-export the policy"
+        )
 
 
 def check_robot(artifact: Artifact, robot: RobotSpec) -> None:

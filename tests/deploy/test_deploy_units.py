@@ -144,6 +144,43 @@ def test_refusals_name_the_problem(artifacts, tmp_path):
         load_policy(tmp_path / "missing.onnx", GO2)
 
 
+def test_daemon_clamps_targets_no_looser_than_the_policy_was_trained(artifacts, tmp_path):
+    """The target clamp is safety.target_range_factor, or the tighter one the artifact records
+    the policy was trained under; a malformed record is refused before anything is sent."""
+    from deploy import cli
+
+    def trained(factor, name):
+        def edit(doc):
+            doc["provenance"]["task_settings"] = {"sim.target_range_factor": factor}
+
+        return _with_metadata(artifacts["go2"], tmp_path / f"{name}.onnx", edit)
+
+    def planned(policy, *sets):
+        argv = ["--robot", "go2", "--sim", "--policy", str(policy), "--no-log", *sets]
+        return cli.prepare(cli.build_parser().parse_args(argv)).limits
+
+    tighter = ("--set", "safety.target_range_factor=0.4")
+    cases = [
+        (artifacts["go2"], (), 1.0),  # nothing recorded: the daemon's own
+        (trained(0.5, "half"), (), 0.5),  # trained tighter: the trained clamp
+        (trained(0.5, "half"), tighter, 0.4),  # the operator's is tighter still: theirs
+        (trained(0.0, "none"), (), 1.0),  # trained without a clamp: the daemon's own
+    ]
+    for policy, sets, factor in cases:
+        limits = planned(policy, *sets)
+        lo, hi = GO2.scaled_limits(factor, GO2.policy_joint_names)
+        np.testing.assert_allclose(limits.q_lo_rad, lo, err_msg=f"{policy.name} {sets}")
+        np.testing.assert_allclose(limits.q_hi_rad, hi, err_msg=f"{policy.name} {sets}")
+    with pytest.raises(UserError, match="records sim.target_range_factor=1.5, not a number"):
+        planned(trained(1.5, "bad"))
+
+    def not_a_mapping(doc):
+        doc["provenance"]["task_settings"] = [0.5]
+
+    with pytest.raises(UserError, match="task_settings is not a mapping"):
+        planned(_with_metadata(artifacts["go2"], tmp_path / "list.onnx", not_a_mapping))
+
+
 def test_default_policy_prefers_newest_export(tmp_path):
     with pytest.raises(UserError, match="no policy found for go2"):
         default_policy_path("go2", tmp_path)

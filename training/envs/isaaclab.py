@@ -38,10 +38,11 @@ import yaml
 
 from common.errors import UserError
 from robots import get_robot
+from robots.artifact import TARGET_RANGE_SETTING
 from robots.contract import PolicyContract
 from robots.spec import RobotSpec
 from training.envs.vec_env import VecEnv
-from training.tasks.config import HISTORY_SETTING, TARGET_RANGE_SETTING, target_range
+from training.tasks.config import HISTORY_SETTING, target_range
 
 # Our task -> (IsaacLab 3.0 ID, IsaacLab 2.x ID). 3.0 dropped `-v0` and renamed Unitree-Go2.
 TASK_IDS = {

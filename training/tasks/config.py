@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from common.errors import UserError
+from robots.artifact import TARGET_RANGE_SETTING
 from training.envs.model import ModelCfg
 from training.envs.terrain import TerrainCfg
 
@@ -191,7 +192,6 @@ class TaskCfg:
 # Checkpoints record them (`task_settings`), exports carry them (provenance.task_settings) and
 # genpo-eval runs the task under them (training/evaluation/policies.py).
 HISTORY_SETTING = "observations.history_length"  # its contract carries it too
-TARGET_RANGE_SETTING = "sim.target_range_factor"
 POLICY_SETTINGS = (HISTORY_SETTING, TARGET_RANGE_SETTING)
 
 
