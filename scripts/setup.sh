@@ -5,8 +5,10 @@
 #   bash scripts/setup.sh deploy   # robot onboard computer: numpy, onnxruntime, CycloneDDS, SDK only
 #   bash scripts/setup.sh dev      # everything + test tools (what the tests and CI need)
 #   bash scripts/setup.sh isaaclab-cfg   # CI tier: the real isaaclab==3.0.0 wheel on this CPU
+#   bash scripts/setup.sh isaaclab-sim   # CI tier: the same + Newton on Warp's CPU (kit-less envs)
 #
-# The environment lives in $VENV (default .venv; .venv-isaaclab for isaaclab-cfg). A torch that is
+# The environment lives in $VENV (default .venv; .venv-isaaclab for isaaclab-cfg,
+# .venv-isaaclab-sim for isaaclab-sim). A torch that is
 # already installed (IsaacLab pins its own) is kept; otherwise torch==2.13.0 is installed, which on
 # CPU machines is a local wheel.
 #
@@ -15,6 +17,9 @@
 # and the CUDA torch 2.11, so it goes in --no-deps --ignore-requires-python beside the CPU torch,
 # with the few packages its config layer imports, and mujoco 3.12 as Newton pins it (so the MuJoCo
 # side is tested without mujoco.batch). No Isaac Sim, Newton or robot assets: envs are not built.
+# isaaclab-sim adds Newton 1.6 (MuJoCo-Warp, on Warp's CPU device), the MJCF-to-USD converter and
+# the runtime packages IsaacLab's env classes import (measured), so kit-less IsaacLab envs are
+# built and stepped here with Menagerie's robots converted to USD (no NVIDIA assets).
 # The deploy role needs root or sudo once, to apt-get install the CycloneDDS C library.
 set -euo pipefail
 
@@ -25,19 +30,25 @@ ISAACLAB_PIN="isaaclab==3.0.0"
 # the MuJoCo that Newton 1.6 pins (mujoco ~=3.12).
 ISAACLAB_CFG_DEPS=("warp-lang==1.17.0" "mujoco==3.12.*" gymnasium hydra-core lazy_loader
   prettytable toml rich)
+ISAACLAB_SIM_DEPS=("newton[sim]==1.6.1" "mujoco-usd-converter==0.6.1" trimesh scipy numba psutil
+  einops requests pillow botocore)
 cd "$(dirname "$0")/.."
 
 case "$ROLE" in
   train) EXTRAS="train,export" ;;
   deploy) EXTRAS="deploy" ;;
   dev) EXTRAS="train,export,deploy,dev" ;;
-  isaaclab-cfg) EXTRAS="train,export,deploy,dev" ;;
+  isaaclab-cfg | isaaclab-sim) EXTRAS="train,export,deploy,dev" ;;
   *)
-    echo "setup.sh: error: unknown role '$ROLE'; choose train, deploy, dev or isaaclab-cfg" >&2
+    echo "setup.sh: error: unknown role '$ROLE'; choose train, deploy, dev, isaaclab-cfg or isaaclab-sim" >&2
     exit 2
     ;;
 esac
-if [ "$ROLE" = isaaclab-cfg ]; then VENV="${VENV:-.venv-isaaclab}"; else VENV="${VENV:-.venv}"; fi
+case "$ROLE" in
+  isaaclab-cfg) VENV="${VENV:-.venv-isaaclab}" ;;
+  isaaclab-sim) VENV="${VENV:-.venv-isaaclab-sim}" ;;
+  *) VENV="${VENV:-.venv}" ;;
+esac
 
 # The interpreter: $PYTHON, else python3. The deploy role runs on 3.8 (Go2 EDU Jetson as shipped)
 # and 3.10-3.12; the other roles need 3.10+.
@@ -88,9 +99,11 @@ fi
 if [ "$ROLE" != train ]; then
   PYTHON="$PY" bash scripts/install_dds.sh  # CycloneDDS 0.10.2 built from source + SDK, no deps
 fi
-if [ "$ROLE" = isaaclab-cfg ]; then
+if [ "$ROLE" = isaaclab-cfg ] || [ "$ROLE" = isaaclab-sim ]; then
+  sim_deps=()
+  [ "$ROLE" = isaaclab-sim ] && sim_deps=("${ISAACLAB_SIM_DEPS[@]}")
   # mujoco 3.12 in the same resolve as our extras, so `mujoco>=3.3` does not pull 4.x.
-  "$PY" -m pip install -q -e ".[$EXTRAS]" "${ISAACLAB_CFG_DEPS[@]}"
+  "$PY" -m pip install -q -e ".[$EXTRAS]" "${ISAACLAB_CFG_DEPS[@]}" "${sim_deps[@]}"
   # Last, so no later resolve trips over the pins it declares (torch 2.11, Python 3.12, ...).
   "$PY" -m pip install -q --no-deps --ignore-requires-python "$ISAACLAB_PIN"
 elif [ "$GPU_ORT" = 1 ]; then

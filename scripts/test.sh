@@ -3,7 +3,8 @@
 #   bash scripts/test.sh               # default (CPU) suite, then the isaaclab_cfg and Python 3.8 tiers
 #   bash scripts/test.sh [pytest args] # only pytest with these args, in the default venv
 # Opt-in markers: -m gpu | isaaclab | hardware | bench | slow. The isaaclab_cfg tier runs in its
-# own venv (.venv-isaaclab: the real isaaclab==3.0.0 wheel, mujoco 3.12; scripts/setup.sh).
+# own venv (.venv-isaaclab: the real isaaclab==3.0.0 wheel, mujoco 3.12; scripts/setup.sh), and the
+# kit-less IsaacLab tests (-m isaaclab -k kitless: Newton on Warp's CPU) in .venv-isaaclab-sim.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh dev
@@ -32,5 +33,7 @@ status=0
 run_pytest .venv/bin/python || status=$?
 bash scripts/setup.sh isaaclab-cfg
 run_pytest .venv-isaaclab/bin/python -m isaaclab_cfg tests/isaaclab_backend || status=$?
+bash scripts/setup.sh isaaclab-sim
+run_pytest .venv-isaaclab-sim/bin/python -m isaaclab -k kitless tests/isaaclab_backend || status=$?
 bash scripts/test_py38.sh || status=$?  # the robot side on Python 3.8 with only the deploy extra
 exit "$status"

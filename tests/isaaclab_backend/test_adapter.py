@@ -6,6 +6,7 @@ The real package's config is checked in test_isaaclab_cfg.py (marker isaaclab_cf
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -144,7 +145,6 @@ def test_mujoco_run_records_its_physics_in_run_checkpoint_and_artifact(tmp_path:
 def test_shipped_artifacts_without_physics_still_parse() -> None:
     """Artifacts exported before provenance.physics existed (go2_flat's) parse with physics None;
     the newer ones carry the backend that trained them."""
-    import json
 
     import onnx
 
@@ -264,10 +264,17 @@ def test_train_on_isaaclab_kitless_then_evaluate_in_mujoco(tmp_path: Path) -> No
     cmd += ["--device", "cpu", "--num-envs", "16", "--max-iterations", "1", "--no-progress"]
     cmd += ["--robot-usd", str(_go2_usd(tmp_path)), "--run-dir", str(run_dir)]
     cmd += ["--set", "runner.num_steps_per_env=8", "--torch-threads", "1"]
+    cmd += ["--set", "env.sim.target_range_factor=1"]  # IsaacLab's action clip (clip_targets)
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert load_checkpoint(run_dir / "model_1.pt")["physics"] == "newton_mjwarp"
+    ckpt = load_checkpoint(run_dir / "model_1.pt")
+    assert ckpt["physics"] == "newton_mjwarp"
+    assert ckpt["task_settings"]["sim.target_range_factor"] == 1.0
+    # genpo-eval in MuJoCo runs it under the clamp it trained under on IsaacLab, unasked
+    report = tmp_path / "eval.json"
     evaluate = [sys.executable, "-m", "training.evaluation.cli", str(run_dir / "model_1.pt")]
     evaluate += ["--task", "go2_flat", "--episodes", "2", "--duration-s", "1"]
+    evaluate += ["--json", str(report)]
     done = subprocess.run(evaluate, cwd=REPO, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(report.read_text())["adopted_from_policy"] == ["sim.target_range_factor=1.0"]
