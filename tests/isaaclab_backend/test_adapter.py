@@ -185,15 +185,55 @@ def test_isaaclab_env_follows_the_contract(task: str) -> None:
 
 def _go2_usd(tmp_path: Path) -> Path:
     """Menagerie's Go2 MJCF converted to USD by mujoco-usd-converter."""
-    from robots.assets import model_xml
+    from training.envs.robot_usd import convert
 
-    out = tmp_path / "go2_usd"
-    convert = [sys.executable, "-m", "mujoco_usd_converter", "--no-layer-structure"]
-    done = subprocess.run(
-        [*convert, str(model_xml(GO2, "go2")), str(out)], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    return out / "go2.usdc"
+    return convert(GO2, tmp_path / "go2_usd")
+
+
+@pytest.mark.isaaclab
+@pytest.mark.parametrize(("robot", "renamed"), [(GO2, []), (H1, ["torso"])])
+def test_kitless_robot_usd_keeps_the_mjcf_joint_names(robot, renamed, tmp_path: Path) -> None:
+    """The converter suffixes a joint that shares its name with a geom of its body (H1's
+    "torso"); restore_joint_names gives it its name back, once, and then every policy joint is
+    a joint prim of that name."""
+    from pxr import Usd, UsdPhysics
+
+    from training.envs.robot_usd import restore_joint_names, run_converter
+
+    usd = run_converter(robot, tmp_path / "usd")
+    assert restore_joint_names(usd, robot.policy_joint_names) == renamed
+    assert restore_joint_names(usd, robot.policy_joint_names) == []
+    stage = Usd.Stage.Open(str(usd))
+    joints = {p.GetName() for p in stage.Traverse() if p.IsA(UsdPhysics.Joint)}
+    assert set(robot.policy_joint_names) <= joints
+    with pytest.raises(UserError, match="has no joint named 'no_such_joint'"):
+        restore_joint_names(usd, ["no_such_joint"])
+
+
+@pytest.mark.isaaclab
+def test_kitless_h1_from_menagerie_builds_and_steps(tmp_path: Path) -> None:
+    """h1_flat on real IsaacLab (kit-less Newton on Warp's CPU), Menagerie's H1 as USD: the
+    contract's 19 joints found by name, the default pose at the start, finite steps."""
+    import torch
+
+    from training.envs.robot_usd import convert
+
+    contract = make_contract(H1, "flat")
+    usd = convert(H1, tmp_path / "h1_usd")
+    env = make_isaaclab_env("h1_flat", contract, 8, seed=0, device="cpu", robot_usd=usd)
+    try:
+        obs = env.get_observations()
+        assert obs["policy"].shape == (8, contract.obs_dim)
+        assert obs["critic"].shape == (8, contract.critic_obs_dim)
+        joint_pos = obs["policy"][:, contract.obs_slices()["joint_pos"]]
+        # relative to the contract's default pose, within the actor's joint_pos noise (+-0.01);
+        # a joint found under another's name would sit tenths of a radian off
+        assert joint_pos.abs().max() <= 0.01 + 1e-6
+        for _ in range(50):
+            obs, rewards, _, _ = env.step(torch.zeros(8, contract.num_actions))
+        assert torch.isfinite(obs["critic"]).all() and torch.isfinite(rewards).all()
+    finally:
+        env.close()
 
 
 @pytest.mark.isaaclab

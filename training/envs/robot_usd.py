@@ -1,0 +1,111 @@
+"""Menagerie's robot as a USD that IsaacLab can spawn (`genpo-train --backend isaaclab
+--robot-usd`), made on any machine, with no NVIDIA asset server:
+
+    python -m training.envs.robot_usd go2 go2_usd      # -> go2_usd/go2.usdc
+    python -m training.envs.robot_usd h1 h1_usd        # -> h1_usd/h1.usdc
+
+mujoco-usd-converter turns the MJCF into USD. USD has one namespace per prim, so where a joint
+shares its name with a geom of its body (Menagerie's H1: the "torso" joint and the "torso" box)
+the converter names the joint "torso_1", and IsaacLab, which addresses joints by name, would not
+find it. Such joints get their names back (the geom becomes "<name>_geom"), and every joint the
+policy drives is checked to be in the file. Needs `bash scripts/setup.sh isaaclab-sim`'s packages
+(mujoco-usd-converter and its usd-core).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from common.cli import user_errors_exit
+from common.errors import UserError
+from robots import ROBOTS, get_robot
+from robots.assets import model_xml
+from robots.spec import RobotSpec
+
+PROG = "python -m training.envs.robot_usd"
+
+
+def convert(robot: RobotSpec, out_dir: Path) -> Path:
+    """Write `out_dir/<robot>.usdc` from Menagerie's MJCF of `robot`, with the MJCF's joint
+    names; returns its path."""
+    usd = run_converter(robot, out_dir)
+    restore_joint_names(usd, robot.policy_joint_names)
+    return usd
+
+
+def run_converter(robot: RobotSpec, out_dir: Path) -> Path:
+    """mujoco-usd-converter on Menagerie's MJCF of `robot`, as it comes out."""
+    xml = model_xml(robot, robot.name)
+    cmd = [sys.executable, "-m", "mujoco_usd_converter", "--no-layer-structure", str(xml)]
+    done = subprocess.run([*cmd, str(out_dir)], capture_output=True, text=True)
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        why = lines[-1] if lines else f"exit {done.returncode}"
+        raise UserError(
+            f"mujoco-usd-converter could not convert {xml} ({why}); "
+            "install it with `bash scripts/setup.sh isaaclab-sim` or `pip install "
+            "mujoco-usd-converter`"
+        )
+    return out_dir / f"{xml.stem}.usdc"
+
+
+def restore_joint_names(usd: Path, names: Sequence[str]) -> list[str]:
+    """Give joints the converter suffixed (`torso` -> `torso_1`) their MJCF names back, in
+    place; returns the joints renamed. Refuses, in one sentence, a file lacking one of `names`."""
+    try:
+        from pxr import Sdf, Usd, UsdPhysics
+    except ImportError:
+        raise UserError(
+            "reading USD needs usd-core (pxr); install it with `bash scripts/setup.sh isaaclab-sim`"
+        ) from None
+
+    layer = Sdf.Layer.FindOrOpen(str(usd))
+    if layer is None:
+        raise UserError(f"'{usd}' is not a readable USD file")
+    stage = Usd.Stage.Open(layer)
+    joints = {p.GetName(): p.GetPath() for p in stage.Traverse() if p.IsA(UsdPhysics.Joint)}
+    edit = Sdf.BatchNamespaceEdit()
+    renamed = []
+    for name in names:
+        if name in joints:
+            continue
+        suffixed = [n for n in joints if re.fullmatch(rf"{re.escape(name)}_\d+", n)]
+        if len(suffixed) != 1:
+            raise UserError(
+                f"'{usd}' has no joint named {name!r} (joints: {', '.join(sorted(joints))}); "
+                "IsaacLab drives the policy's joints by name"
+            )
+        path = joints[suffixed[0]]
+        wanted = path.GetParentPath().AppendChild(name)
+        if stage.GetPrimAtPath(wanted):  # the geom that took the name
+            edit.Add(wanted, path.GetParentPath().AppendChild(f"{name}_geom"))
+        edit.Add(path, wanted)
+        renamed.append(name)
+    if renamed and not (layer.Apply(edit) and layer.Save()):
+        raise UserError(f"could not rename joints {renamed} in '{usd}'")
+    return renamed
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("robot", help=f"robot: {', '.join(sorted(ROBOTS))}")
+    p.add_argument("out", type=Path, help="output folder (created); the file is <out>/<robot>.usdc")
+    return p
+
+
+@user_errors_exit(PROG)
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    robot = get_robot(args.robot)
+    usd = convert(robot, args.out)
+    print(f"{PROG}: wrote {usd}; spawn it with genpo-train --backend isaaclab --robot-usd {usd}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
