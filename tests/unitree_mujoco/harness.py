@@ -5,11 +5,17 @@ every SIMULATE_DT in real time) without the viewer, which needs a display. Nothi
 copied: the bridge and config are imported from `<root>/simulate_python` and the model loaded
 from `<root>/unitree_robots/<robot>/scene.xml`.
 
-    python tests/unitree_mujoco/harness.py <root> [--seconds S]
+    python tests/unitree_mujoco/harness.py <root> [--seconds S] [--robot h1 --band]
 
 stdout: one JSON line `{"ready": ...}` once publishing, then `{"t", "pos", "quat"}` of the root
 body every 0.1 s of sim time. stdin: a line `estop` holds L2+B in the LowState remote bytes, as
-their gamepad code writes them; `release` lets go.
+their gamepad code writes them; `release` lets go; `unband` lets go of the elastic band.
+
+--robot sets their config.ROBOT (as a user edits config.py); --band is their ENABLE_ELASTIC_BAND:
+their ElasticBand pulls the body they attach it to (H1: torso_link) toward (0, 0, 3) m every
+step, as their simulation thread does. `unband` is their key 9 (enable off), and also clears the
+force: their loop stops writing `xfrc_applied` when the band is off but never zeroes it, so the
+last band force would stay on the robot for good.
 """
 
 from __future__ import annotations
@@ -28,15 +34,17 @@ import mujoco
 L2_B = (1 << 5) | (1 << 9)  # remote key bits (robots.md): L2 = 5, B = 9
 
 
-def _import_bridge(root: Path):
+def _import_bridge(root: Path, robot: str | None):
     sys.path.insert(0, str(root / "simulate_python"))
+    config = importlib.import_module("config")
+    if robot is not None:
+        config.ROBOT = robot  # before their bridge module reads it (its IDL choice)
     try:
         importlib.import_module("pygame")
     except ImportError:
         # Their bridge imports pygame at module level for the gamepad only; no gamepad is used
         # here (SetupJoystick is never called), so an empty module stands in for it.
         sys.modules["pygame"] = types.ModuleType("pygame")
-    config = importlib.import_module("config")
     bridge = importlib.import_module("unitree_sdk2py_bridge")
     return config, bridge
 
@@ -47,8 +55,10 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=120.0)
     p.add_argument("--domain", type=int, default=None, help="DDS domain (default: their config)")
     p.add_argument("--scene", type=Path, default=None, help="MJCF scene (default: theirs)")
+    p.add_argument("--robot", default=None, help="their config.ROBOT (default: theirs, go2)")
+    p.add_argument("--band", action="store_true", help="their ENABLE_ELASTIC_BAND")
     args = p.parse_args()
-    config, bridge_mod = _import_bridge(args.root.resolve())
+    config, bridge_mod = _import_bridge(args.root.resolve(), args.robot)
     from unitree_sdk2py.core.channel import ChannelFactoryInitialize
 
     scene = args.scene or args.root / "unitree_robots" / config.ROBOT / "scene.xml"
@@ -63,11 +73,18 @@ def main() -> int:
     ChannelFactoryInitialize(domain, config.INTERFACE)
     bridge = bridge_mod.UnitreeSdk2Bridge(model, data)
     lock = threading.Lock()
+    band = bridge_mod.ElasticBand() if args.band else None
+    band_body = model.body("torso_link" if config.ROBOT in ("h1", "g1") else "base_link").id
 
     def commands() -> None:
         for line in sys.stdin:
-            keys = L2_B if line.strip() == "estop" else 0
+            word = line.strip()
             with lock:
+                if word == "unband" and band is not None:
+                    band.enable = False
+                    data.xfrc_applied[band_body, :3] = 0.0
+                    continue
+                keys = L2_B if word == "estop" else 0
                 bridge.low_state.wireless_remote[2] = keys & 0xFF
                 bridge.low_state.wireless_remote[3] = keys >> 8
 
@@ -79,6 +96,8 @@ def main() -> int:
     while data.time < args.seconds:
         step_start = time.perf_counter()
         with lock:
+            if band is not None and band.enable:
+                data.xfrc_applied[band_body, :3] = band.Advance(data.qpos[:3], data.qvel[:3])
             mujoco.mj_step(model, data)
         steps += 1
         if steps % report_every == 0:

@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from deploy.config import load_deploy_cfg
 from robots import GO2
 from tests.conftest import REPO
 from tests.deploy.conftest import Deploy, LowCmdSpy, boost_sim
 
 ROOT = os.environ.get("UNITREE_MUJOCO_ROOT")
 SHIPPED = REPO / "assets" / "policies" / "go2_flat" / "policy.onnx"
+SHIPPED_H1 = REPO / "assets" / "policies" / "h1_flat" / "policy.onnx"
 HARNESS = Path(__file__).with_name("harness.py")
 FULL_WALK = ["CONNECT", "PASSIVE", "STAND", "POLICY", "DAMP"]
 # Their Go2's joints are damped 0.1 N m s/rad, Menagerie's (the training model) 2.0: README.
@@ -36,15 +38,16 @@ pytestmark = [
         "github.com/unitreerobotics/unitree_mujoco)",
     ),  # fmt: skip
     pytest.mark.skipif(not SHIPPED.is_file(), reason=f"no shipped policy at {SHIPPED}"),
+    pytest.mark.skipif(not SHIPPED_H1.is_file(), reason=f"no shipped policy at {SHIPPED_H1}"),
 ]
 
 
 class TheirSim:
     """Their bridge + MuJoCo in a subprocess; root-body rows with their arrival time."""
 
-    def __init__(self) -> None:
+    def __init__(self, *extra: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(HARNESS), ROOT, "--seconds", "120"], cwd=REPO, text=True,
+            [sys.executable, str(HARNESS), ROOT, "--seconds", "120", *extra], cwd=REPO, text=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         self.rows: list[tuple[float, dict]] = []
@@ -65,7 +68,14 @@ class TheirSim:
                 self.rows.append((time.monotonic(), row))
 
     def estop(self) -> None:
-        self.proc.stdin.write("estop\n")
+        self._send("estop")
+
+    def unband(self) -> None:
+        """Their key 9: the elastic band lets go (harness.py)."""
+        self._send("unband")
+
+    def _send(self, word: str) -> None:
+        self.proc.stdin.write(word + "\n")
         self.proc.stdin.flush()
 
     def between(self, start: float, end: float) -> list[dict]:
@@ -124,3 +134,32 @@ def test_estop_in_their_sim_damps() -> None:
     before, after = spy.cmds[:n_before], spy.cmds[n_before:]
     assert before and not any(damping for _, damping, _ in before[-50:])  # walking, not damped
     assert after and after[-1][1] and sum(damping for _, damping, _ in after) >= 10
+
+
+def test_shipped_h1_policy_stands_in_their_band_and_walks_20_s() -> None:
+    """H1 on their H1 model, hung in their elastic band (ENABLE_ELASTIC_BAND) through STAND as on
+    the robot's hoist, the band let go at the end of the POLICY blend-in (when the daemon lets
+    genpo-sim's band go), then 20 s at 0.5 m/s on the policy alone."""
+    sim = TheirSim("--robot", "h1", "--band")
+    try:
+        run = Deploy("--robot", "h1", "--sim", "--policy", str(SHIPPED_H1), "--auto",
+                     "--cmd", "0.5,0,0", "--no-log", "--duration", "30")  # fmt: skip
+        assert run.wait_for("-> POLICY", timeout_s=40), "\n".join(run.lines)
+        time.sleep(load_deploy_cfg("h1", True, ()).motion.blend_s)  # the --sim settings
+        sim.unband()
+        t_free = time.monotonic()
+        assert run.wait_for("POLICY -> DAMP", timeout_s=40), "\n".join(run.lines)
+        t_end = time.monotonic()
+        result = run.result(timeout_s=30)
+    finally:
+        sim.close()
+    log = "\n".join(run.lines)
+    assert result["states_visited"] == FULL_WALK and result["safety_events"] == ["end_of_run"]
+    assert not result["fell"], log
+    assert t_end - t_free >= 20.0
+    rows = sim.between(t_free, t_end)
+    heights = [r["pos"][2] for r in rows]
+    assert min(heights) > 0.75, f"pelvis fell to {min(heights)}"  # upright: 0.88 m walking
+    # Its heading drifts (wz 0 is tracked, not a heading): ask for 6 m from start to end.
+    (x0, y0, _), (x1, y1, _) = rows[0]["pos"], rows[-1]["pos"]
+    assert ((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5 > 6.0, (rows[0], rows[-1])
