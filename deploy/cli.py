@@ -177,6 +177,9 @@ def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None
         "command": args.cmd,
         "sim": args.sim,
         "config": to_dict(cfg),
+        # the joint-target bounds the safety layer enforces (the configured clamp, or the
+        # tighter one the policy was trained under), policy joint order
+        "target_bounds_rad": [plan.limits.q_lo_rad.tolist(), plan.limits.q_hi_rad.tolist()],
     })  # fmt: skip
     return rec
 

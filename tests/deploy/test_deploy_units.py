@@ -159,6 +159,16 @@ def test_daemon_clamps_targets_no_looser_than_the_policy_was_trained(artifacts, 
         argv = ["--robot", "go2", "--sim", "--policy", str(policy), "--no-log", *sets]
         return cli.prepare(cli.build_parser().parse_args(argv)).limits
 
+    # The flight recorder's header states the bounds that were enforced.
+    args = cli.build_parser().parse_args(
+        ["--robot", "go2", "--sim", "--policy", str(trained(0.5, "half")), "--log", str(tmp_path)]
+    )
+    recorder = cli.open_recorder(args, cli.prepare(args))
+    recorder.close()
+    header = next(m for topic, _, m in read_log(recorder.path) if topic == "/deploy/header")
+    half = GO2.scaled_limits(0.5, GO2.policy_joint_names)
+    np.testing.assert_allclose(header["target_bounds_rad"], np.stack(half))
+
     tighter = ("--set", "safety.target_range_factor=0.4")
     cases = [
         (artifacts["go2"], (), 1.0),  # nothing recorded: the daemon's own
