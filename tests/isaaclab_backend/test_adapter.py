@@ -206,6 +206,9 @@ def test_kitless_robot_usd_keeps_the_mjcf_joint_names(robot, renamed, tmp_path: 
     stage = Usd.Stage.Open(str(usd))
     joints = {p.GetName() for p in stage.Traverse() if p.IsA(UsdPhysics.Joint)}
     assert set(robot.policy_joint_names) <= joints
+    # what pointed at a renamed joint (the converter's MJC actuators) points at it still
+    targets = [t for p in stage.Traverse() for r in p.GetRelationships() for t in r.GetTargets()]
+    assert targets and all(stage.GetPrimAtPath(t) for t in targets)
     with pytest.raises(UserError, match="has no joint named 'no_such_joint'"):
         restore_joint_names(usd, ["no_such_joint"])
 

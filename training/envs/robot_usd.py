@@ -70,6 +70,7 @@ def restore_joint_names(usd: Path, names: Sequence[str]) -> list[str]:
     stage = Usd.Stage.Open(layer)
     joints = {p.GetName(): p.GetPath() for p in stage.Traverse() if p.IsA(UsdPhysics.Joint)}
     edit = Sdf.BatchNamespaceEdit()
+    moves: dict[Sdf.Path, Sdf.Path] = {}  # old prim path -> new, for the targets that name them
     renamed = []
     for name in names:
         if name in joints:
@@ -83,11 +84,25 @@ def restore_joint_names(usd: Path, names: Sequence[str]) -> list[str]:
         path = joints[suffixed[0]]
         wanted = path.GetParentPath().AppendChild(name)
         if stage.GetPrimAtPath(wanted):  # the geom that took the name
-            edit.Add(wanted, path.GetParentPath().AppendChild(f"{name}_geom"))
+            moves[wanted] = path.GetParentPath().AppendChild(f"{name}_geom")
+            edit.Add(wanted, moves[wanted])
+        moves[path] = wanted
         edit.Add(path, wanted)
         renamed.append(name)
-    if renamed and not (layer.Apply(edit) and layer.Save()):
+    if not renamed:
+        return renamed
+    if not layer.Apply(edit):
         raise UserError(f"could not rename joints {renamed} in '{usd}'")
+    # Renaming moves the prims but not what points at them (the converter's MjcActuator
+    # prims target their joint): point those at the new paths, all at once.
+    stage = Usd.Stage.Open(layer)
+    rels = [r for prim in stage.Traverse() for r in prim.GetRelationships()]
+    for rel in rels:  # collected first: an edit recomposes the stage under a traversal
+        targets = rel.GetTargets()
+        if any(t in moves for t in targets):
+            rel.SetTargets([moves.get(t, t) for t in targets])
+    if not layer.Save():
+        raise UserError(f"could not save '{usd}' after renaming joints {renamed}")
     return renamed
 
 
