@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,23 +92,34 @@ def _deploy(*extra: str) -> Deploy:
                   "--cmd", "0.5,0,0", "--no-log", *EXTRA_KD, *extra)  # fmt: skip
 
 
-def test_shipped_go2_policy_stands_and_walks_20_s_forward() -> None:
-    sim = TheirSim()
+def _walk(
+    sim: TheirSim, start: Callable[[], Deploy], at_policy: Callable[[], None] = lambda: None
+) -> tuple[Deploy, float, float]:
+    """genpo-deploy from `start()` through POLICY to the end of its run against `sim`, which
+    is closed after; it must visit every state with no safety event and not fall. Returns
+    (run, t0, t_end): t0 once `at_policy` has returned in POLICY, t_end at DAMP."""
     try:
-        run = _deploy("--duration", "30")
+        run = start()
         assert run.wait_for("-> POLICY", timeout_s=40), "\n".join(run.lines)
-        t_policy = time.monotonic()
+        at_policy()
+        t0 = time.monotonic()
         assert run.wait_for("POLICY -> DAMP", timeout_s=40), "\n".join(run.lines)
         t_end = time.monotonic()
         result = run.result(timeout_s=30)
     finally:
         sim.close()
+    assert result["states_visited"] == FULL_WALK and result["safety_events"] == ["end_of_run"]
+    assert not result["fell"], "\n".join(run.lines)
+    return run, t0, t_end
+
+
+def test_shipped_go2_policy_stands_and_walks_20_s_forward() -> None:
+    sim = TheirSim()
+    run, t_policy, t_end = _walk(sim, lambda: _deploy("--duration", "30"))
     log = "\n".join(run.lines)
     # recognised, one line each: no tick, no CRC
     assert sum("tick never advances" in ln for ln in run.lines) == 1, log
     assert sum("carries no CRC" in ln for ln in run.lines) == 1, log
-    assert result["states_visited"] == FULL_WALK and result["safety_events"] == ["end_of_run"]
-    assert not result["fell"], log
     assert t_end - t_policy >= 20.0
     rows = sim.between(t_policy, t_end)
     heights = [r["pos"][2] for r in rows]
@@ -141,21 +153,16 @@ def test_shipped_h1_policy_stands_in_their_band_and_walks_20_s() -> None:
     the robot's hoist, the band let go at the end of the POLICY blend-in (when the daemon lets
     genpo-sim's band go), then 20 s at 0.5 m/s on the policy alone."""
     sim = TheirSim("--robot", "h1", "--band")
-    try:
-        run = Deploy("--robot", "h1", "--sim", "--policy", str(SHIPPED_H1), "--auto",
-                     "--cmd", "0.5,0,0", "--no-log", "--duration", "30")  # fmt: skip
-        assert run.wait_for("-> POLICY", timeout_s=40), "\n".join(run.lines)
+
+    def start() -> Deploy:
+        return Deploy("--robot", "h1", "--sim", "--policy", str(SHIPPED_H1), "--auto",
+                      "--cmd", "0.5,0,0", "--no-log", "--duration", "30")  # fmt: skip
+
+    def let_go() -> None:
         time.sleep(load_deploy_cfg("h1", True, ()).motion.blend_s)  # the --sim settings
         sim.unband()
-        t_free = time.monotonic()
-        assert run.wait_for("POLICY -> DAMP", timeout_s=40), "\n".join(run.lines)
-        t_end = time.monotonic()
-        result = run.result(timeout_s=30)
-    finally:
-        sim.close()
-    log = "\n".join(run.lines)
-    assert result["states_visited"] == FULL_WALK and result["safety_events"] == ["end_of_run"]
-    assert not result["fell"], log
+
+    _, t_free, t_end = _walk(sim, start, let_go)
     assert t_end - t_free >= 20.0
     rows = sim.between(t_free, t_end)
     heights = [r["pos"][2] for r in rows]
