@@ -41,6 +41,7 @@ from deploy.validate import (
     check_against_policy,
     check_run,
     check_settings,
+    check_stand_pose,
     chord_mask,
     damping_kd,
 )
@@ -134,15 +135,18 @@ def prepare(args: argparse.Namespace) -> Plan:
     check_against_policy(cfg, contract.control_dt_s)
     if args.cmd is not None:
         fixed_command(args.cmd, contract.command_ranges)
+    range_factor = target_range_factor(cfg.safety.target_range_factor, policy.artifact)
     limits = joint_limits(
         robot,
         command_dt_s=1.0 / cfg.timing.command_hz,
         target_speed_factor=cfg.safety.target_speed_factor,
         torque_factor=cfg.safety.torque_factor,
-        range_factor=target_range_factor(cfg.safety.target_range_factor, policy.artifact),
+        range_factor=range_factor,
         kp=np.array(policy.artifact.robot.kp),
         kd=np.array(policy.artifact.robot.kd) + cfg.motion.extra_kd,
     )
+    action = contract.action
+    check_stand_pose(limits, np.array(action.offset), action.joint_names, range_factor)
     return Plan(robot, cfg, policy, keys, damping, limits)
 
 

@@ -1,15 +1,21 @@
 """Deploy settings range-checked against their documented envelope before DDS opens.
 
 `check_settings` covers DeployCfg on its own, `check_against_policy` what depends on the artifact
-(the control period), `check_run` the command line. A violation is one sentence naming the key
+(the control period), `check_stand_pose` the joint-target bounds against the pose STAND goes to,
+`check_run` the command line. A violation is one sentence naming the key
 and its rule (an EnvelopeError, so exit 2 with nothing on the wire). Margins: safety/envelope.py.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from deploy.config import MAX_EXTRA_KD, DeployCfg
 from deploy.io.remote import key_mask
 from robots.spec import RobotSpec
+from safety import JointLimits
 from safety.envelope import (
     COMMAND_HZ_RANGE,
     DAMPING_KD_RANGE,
@@ -255,6 +261,23 @@ def check_against_policy(cfg: DeployCfg, control_dt_s: float) -> None:
         cfg.safety.policy_grace_s,
         f"must be shorter than the policy period ({control_dt_s:g} s)",
     )
+
+
+def check_stand_pose(
+    limits: JointLimits, default_q: np.ndarray, names: Sequence[str], range_factor: float
+) -> None:
+    """STAND drives every joint to the policy's default pose through the same target clamp as
+    POLICY: bounds that leave a default outside could never stand the robot (Go2 needs a range
+    factor of at least 0.398, H1 0.803)."""
+    outside = np.flatnonzero((default_q < limits.q_lo_rad) | (default_q > limits.q_hi_rad))
+    if outside.size:
+        i = int(outside[0])
+        raise EnvelopeError(
+            f"the joint-target bounds (range factor {range_factor:g}: safety.target_range_factor, "
+            f"or the policy's trained clamp if tighter) leave {names[i]}'s default "
+            f"{default_q[i]:.3f} rad outside [{limits.q_lo_rad[i]:.3f}, "
+            f"{limits.q_hi_rad[i]:.3f}]: the robot could not stand; use a larger factor"
+        )
 
 
 def check_run(duration_s: float | None, domain: int | None) -> None:

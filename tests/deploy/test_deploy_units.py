@@ -183,6 +183,12 @@ def test_daemon_clamps_targets_no_looser_than_the_policy_was_trained(artifacts, 
         np.testing.assert_allclose(limits.q_hi_rad, hi, err_msg=f"{policy.name} {sets}")
     with pytest.raises(UserError, match="records sim.target_range_factor=1.5, not a number"):
         planned(trained(1.5, "bad"))
+    # Bounds that leave the stand pose outside, configured or trained, are refused before DDS:
+    # Go2's rear thighs stand at 1.0 rad, which a range factor below 0.40 excludes.
+    for policy, sets in ((artifacts["go2"], ("--set", "safety.target_range_factor=0.35")),
+                         (trained(0.35, "narrow"), ())):  # fmt: skip
+        with pytest.raises(UserError, match="leave R._thigh_joint's default 1.000 rad outside"):
+            planned(policy, *sets)
 
     def not_a_mapping(doc):
         doc["provenance"]["task_settings"] = [0.5]
