@@ -26,8 +26,10 @@ from training.envs.isaaclab import (
     DEFAULT_PHYSICS,
     TASK_IDS,
     launch_problem,
+    load_env_cfg,
     make_isaaclab_env,
     resolve_task_id,
+    use_local_assets,
 )
 
 HAS_ISAACLAB = importlib.util.find_spec("isaaclab") is not None
@@ -191,11 +193,17 @@ def _go2_usd(tmp_path: Path) -> Path:
 
 
 @pytest.mark.isaaclab
-@pytest.mark.parametrize(("robot", "renamed"), [(GO2, []), (H1, ["torso"])])
-def test_kitless_robot_usd_keeps_the_mjcf_joint_names(robot, renamed, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("robot", "renamed", "scanner"),
+    [(GO2, [], "Geometry/base"), (H1, ["torso"], "Geometry/pelvis/torso_link")],
+)
+def test_kitless_robot_usd_keeps_the_mjcf_joint_names(
+    robot, renamed, scanner, tmp_path: Path
+) -> None:
     """The converter suffixes a joint that shares its name with a geom of its body (H1's
     "torso"); restore_joint_names gives it its name back, once, and then every policy joint is
-    a joint prim of that name."""
+    a joint prim of that name. Spawned from the file, the rough task's height scanner stays on
+    the body IsaacLab mounts it on (H1: torso_link, as the MuJoCo backend's scan)."""
     from pxr import Usd, UsdPhysics
 
     from training.envs.robot_usd import restore_joint_names, run_converter
@@ -211,6 +219,10 @@ def test_kitless_robot_usd_keeps_the_mjcf_joint_names(robot, renamed, tmp_path: 
     assert targets and all(stage.GetPrimAtPath(t) for t in targets)
     with pytest.raises(UserError, match="has no joint named 'no_such_joint'"):
         restore_joint_names(usd, ["no_such_joint"])
+    task = f"{robot.name}_rough"
+    cfg, _, _ = load_env_cfg(task, make_contract(robot, "rough"), 4, "cpu", DEFAULT_PHYSICS)
+    use_local_assets(cfg, robot, usd)
+    assert cfg.scene.height_scanner.prim_path == "{ENV_REGEX_NS}/Robot/" + scanner
 
 
 @pytest.mark.isaaclab

@@ -389,13 +389,30 @@ def use_local_assets(env_cfg: Any, robot: RobotSpec, robot_usd: Path) -> None:
     # The converter nests bodies (Robot/Geometry/base/FL_hip/...): sense every body below Robot.
     scene.contact_forces.prim_path = "{ENV_REGEX_NS}/Robot/.*"
     if getattr(scene, "height_scanner", None) is not None:
-        scene.height_scanner.prim_path = f"{{ENV_REGEX_NS}}/Robot/Geometry/{robot.root_body}"
+        # on the body IsaacLab mounts it on (Go2: base; H1: torso_link), where the file has it
+        body = scene.height_scanner.prim_path.rsplit("/", 1)[-1]
+        scene.height_scanner.prim_path = "{ENV_REGEX_NS}/Robot/" + _body_path(robot_usd, body)
     # Menagerie's Go2 has no foot bodies (IsaacLab's ".*_foot"): the feet are calf geoms.
     feet = "|".join(robot.foot_bodies)
     for term in vars(env_cfg.rewards).values():
         sensor = getattr(term, "params", {}).get("sensor_cfg") if term is not None else None
         if sensor is not None and sensor.body_names == ".*_foot":
             sensor.body_names = feet
+
+
+def _body_path(robot_usd: Path, body: str) -> str:
+    """Path of rigid body `body` below the file's default prim (the converter nests bodies:
+    Geometry/pelvis/torso_link; a body's mesh may share its name)."""
+    from pxr import Usd, UsdPhysics
+
+    stage = Usd.Stage.Open(str(robot_usd))
+    root = stage.GetDefaultPrim()
+    for prim in Usd.PrimRange(root):
+        if prim.GetName() == body and prim.HasAPI(UsdPhysics.RigidBodyAPI):
+            return str(prim.GetPath().MakeRelativePath(root.GetPath()))
+    raise UserError(
+        f"robot USD '{robot_usd}' has no body {body!r}, which IsaacLab's height scanner rides on"
+    )
 
 
 def _room_for_box_contacts(physics: Any) -> None:
