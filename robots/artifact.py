@@ -167,27 +167,27 @@ def parse_artifact(text: str, robot: RobotSpec | None = None) -> Artifact:
         document=doc,
     )
     _check_consistent(artifact)
-    _check_task_settings(artifact.provenance)
+    check_task_settings(artifact.provenance.get("task_settings"))
     if robot is not None:
         check_robot(artifact, robot)
     return artifact
 
 
-def _check_task_settings(provenance: dict[str, Any]) -> None:
-    settings = provenance.get("task_settings")
+def check_task_settings(settings: Any, what: str = "policy artifact") -> dict[str, Any]:
+    """The task settings a policy file (`what`) records, {} when none: a mapping whose trained
+    clamp, if any, is a number in [0, 1]. Checkpoints and artifacts both go through here."""
     if settings is None:
-        return
+        return {}
     if not isinstance(settings, dict):
-        raise ArtifactError(
-            "policy artifact: provenance.task_settings is not a mapping; re-export the policy"
-        )
+        raise ArtifactError(f"{what}: task_settings is not a mapping; re-create it")
     factor = settings.get(TARGET_RANGE_SETTING, 0.0)
     number = isinstance(factor, (int, float)) and not isinstance(factor, bool)
     if not (number and 0.0 <= factor <= 1.0):
         raise ArtifactError(
-            f"policy artifact: provenance.task_settings records {TARGET_RANGE_SETTING}="
-            f"{factor!r}, not a number in [0, 1]; re-export the policy"
+            f"{what}: task_settings records {TARGET_RANGE_SETTING}={factor!r}, not a number in "
+            "[0, 1]; re-create it"
         )
+    return settings
 
 
 def check_robot(artifact: Artifact, robot: RobotSpec) -> None:

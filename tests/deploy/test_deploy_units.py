@@ -193,7 +193,7 @@ def test_daemon_clamps_targets_no_looser_than_the_policy_was_trained(artifacts, 
     def not_a_mapping(doc):
         doc["provenance"]["task_settings"] = [0.5]
 
-    with pytest.raises(UserError, match="task_settings is not a mapping"):
+    with pytest.raises(UserError, match="policy artifact: task_settings is not a mapping"):
         planned(_with_metadata(artifacts["go2"], tmp_path / "list.onnx", not_a_mapping))
 
 

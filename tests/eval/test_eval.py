@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
+from tests.eval.conftest import tiny_checkpoint
 from training.evaluation.cli import main
 from training.evaluation.rollout import EvalOptions, evaluate
 from training.evaluation.scripted import ScriptedCommand, schedule
@@ -93,7 +94,9 @@ def test_history_policy_and_its_export_score_the_same(policies: dict[str, Path])
         run(policies["onnx"], history)
 
 
-def test_eval_runs_under_the_task_settings_the_policy_records(policies: dict[str, Path]) -> None:
+def test_eval_runs_under_the_task_settings_the_policy_records(
+    policies: dict[str, Path], tmp_path: Path
+) -> None:
     """A policy trained under a joint-target clamp: its checkpoint records it, its export carries
     it, and genpo-eval adopts it unasked, the same run as asking for it; a caller's own value of
     the setting is theirs, and without the clamp the robot moves otherwise."""
@@ -117,6 +120,12 @@ def test_eval_runs_under_the_task_settings_the_policy_records(policies: dict[str
     assert any(unclamped[key] != pytest.approx(onnx_report[key], abs=1e-3) for key in METRICS)
     # A file from before task settings were recorded adopts nothing.
     assert run(policies["onnx"])["adopted_from_policy"] == []
+    # A checkpoint's record is checked as an artifact's is (robots.artifact.check_task_settings).
+    bad = tiny_checkpoint(
+        tmp_path / "bad" / "model_1.pt", task_settings={"sim.target_range_factor": 2}
+    )
+    with pytest.raises(UserError, match="checkpoint .* records sim.target_range_factor=2, not a"):
+        run(bad)
 
 
 def test_policy_that_folds_up_registers_falls(policies: dict[str, Path]) -> None:

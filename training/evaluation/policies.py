@@ -22,7 +22,13 @@ import torch
 
 from common.errors import UserError
 from robots import get_robot
-from robots.artifact import ARTIFACT_KEY, Artifact, parse_artifact, verify_golden
+from robots.artifact import (
+    ARTIFACT_KEY,
+    Artifact,
+    check_task_settings,
+    parse_artifact,
+    verify_golden,
+)
 from robots.contract import PolicyContract
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 from training.checkpoint import build_policy_from_checkpoint, load_checkpoint
@@ -85,10 +91,7 @@ def adopted_overrides(
 
 def _recorded_settings(record: Any, contract: PolicyContract | None, what: str) -> dict[str, Any]:
     """The file's task settings (those this version knows), its contract's history included."""
-    if record is None:
-        record = {}
-    if not isinstance(record, dict):
-        raise UserError(f"{what} records task_settings that are not a mapping; re-create it")
+    record = check_task_settings(record, what)
     settings = {k: v for k, v in record.items() if k in POLICY_SETTINGS}
     if contract is not None:  # the contract is what the actor reads: it decides the history
         settings[HISTORY_SETTING] = contract.history_length
