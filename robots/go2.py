@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robots.spec import MODE_SERVO, JointSpec, RobotSpec
+from robots.spec import MODE_SERVO, JointSpec, MergedLink, RobotSpec
 
 _LEGS = ("FR", "FL", "RR", "RL")  # SDK motor order: legs FR, FL, RR, RL; hip, thigh, calf each
 _HIP_RANGE = (-1.0472, 1.0472)
@@ -67,6 +67,14 @@ GO2 = RobotSpec(
     # named after its leg on the calf body.
     foot_bodies=("FL_calf", "FR_calf", "RL_calf", "RR_calf"),
     foot_geoms=("FL", "FR", "RL", "RR"),
+    # Unitree's URDF hangs the head on two links (fixed joints), Head_upper (a cylinder) and
+    # Head_lower (a sphere under the chin); IsaacLab's go2.usd keeps them as bodies, so its
+    # base-contact termination (body "base") covers the trunk box alone. Menagerie merged both
+    # into "base": without the split a chin touching a stair edge ended the episode.
+    merged_links=(
+        MergedLink("Head_upper", "base", (0.285, 0.0, 0.01)),
+        MergedLink("Head_lower", "base", (0.293, 0.0, -0.06)),
+    ),
     menagerie_name="unitree_go2",
     init_base_height_m=0.4,
     # Measured in MuJoCo: the default pose held by the training gains settles the base at 0.272 m

@@ -48,6 +48,18 @@ class DdsTopics:
 
 
 @dataclass(frozen=True)
+class MergedLink:
+    """A link that IsaacLab's asset keeps as a body of its own (on a fixed joint) but the Menagerie
+    model merged into another body: that body's collision geom centred at `geom_pos` (in its
+    frame) is the link's. The training model splits it back out, so contact with it is not contact
+    with `merged_into` (the base-contact termination, IsaacLab's body-name match)."""
+
+    name: str
+    merged_into: str
+    geom_pos: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
 class RobotSpec:
     """Everything deploy, training and export need to know about one robot."""
 
@@ -70,6 +82,7 @@ class RobotSpec:
     command_ranges: tuple[tuple[float, float], ...]  # (vx, vy, wz) ranges used in training
     damping_kd: float  # kd applied to every motor in DAMP (kp 0, tau 0)
     foot_geoms: tuple[str, ...] = ()  # named foot geoms when a foot is one geom of a larger body
+    merged_links: tuple[MergedLink, ...] = ()  # links Menagerie merged that IsaacLab keeps
     topics: DdsTopics = DdsTopics()
     # Axis of `imu_joint` (same in the root and IMU body frames, which coincide at joint angle 0):
     # deploy rotates the IMU's orientation and gyro back into the root frame about it.

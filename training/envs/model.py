@@ -4,6 +4,9 @@ Changes made through MjSpec (the Menagerie files stay untouched):
 - every actuator becomes a PD position servo, torque = kp (target - q) - kd q_dot clipped to the
   torque limit, so the PD runs inside MuJoCo's C step at every physics step and ctrl = target;
 - robot self-collisions off (IsaacLab's Unitree assets disable them), which also saves time;
+- links Menagerie merged into another body but IsaacLab's asset keeps (`RobotSpec.merged_links`,
+  Go2's head) become welded, massless bodies holding their collision geom, so contact sensors
+  match bodies as IsaacLab's do;
 - sensors for what the task needs every physics step: net contact force on each foot and on each
   base-contact body, world linear velocity of each foot;
 - on rough terrain the floor plane is replaced by the generated height field.
@@ -88,6 +91,7 @@ def compile_model(
     _make_pd_actuators(spec, robot, cfg.torque_limit_nm)
     if not cfg.self_collisions:
         _drop_self_collisions(spec)
+    _split_merged_links(spec, robot)
     if terrain is not None:
         _add_height_field(spec, terrain)
     feet = _foot_objects(robot)
@@ -137,6 +141,41 @@ def _drop_self_collisions(spec: mujoco.MjSpec) -> None:
         if geom.contype or geom.conaffinity:
             geom.contype = ROBOT_CONTYPE
             geom.conaffinity = 1
+
+
+# What a collision geom carries over when it moves to another body (its pose is set anew).
+_GEOM_FIELDS = (
+    "type", "size", "quat", "contype", "conaffinity", "condim", "priority", "friction",
+    "solmix", "solref", "solimp", "margin", "gap", "group", "rgba",
+)
+
+
+def _split_merged_links(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+    """Move each merged link's collision geom onto a body of its own, welded where it was.
+
+    The new body has no joint and no mass (the merged body's inertial stays as the file states
+    it), so the dynamics are unchanged; only which body a contact belongs to changes.
+    """
+    for link in robot.merged_links:
+        parent = spec.body(link.merged_into)
+        found = [
+            g
+            for g in (parent.geoms if parent is not None else [])
+            if (g.contype or g.conaffinity) and np.allclose(g.pos, link.geom_pos, atol=1e-6)
+        ]
+        if len(found) != 1:
+            raise ValueError(
+                f"{robot.name}: merged link {link.name!r} expects one collision geom of body "
+                f"{link.merged_into!r} at {link.geom_pos}, found {len(found)}"
+            )
+        geom = found[0]
+        body = parent.add_body(name=link.name, pos=list(geom.pos))
+        moved = body.add_geom()
+        for field in _GEOM_FIELDS:
+            setattr(moved, field, getattr(geom, field))
+        moved.pos = [0.0, 0.0, 0.0]
+        moved.mass = 0.0
+        spec.delete(geom)
 
 
 def _add_height_field(spec: mujoco.MjSpec, terrain: Terrain) -> None:

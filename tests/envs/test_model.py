@@ -1,0 +1,84 @@
+"""The training model splits the links Menagerie merged back out, as IsaacLab's assets have them."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mujoco
+import numpy as np
+import pytest
+
+from robots import GO2
+from robots.assets import model_xml
+from robots.spec import MergedLink
+from training.envs.model import CompiledModel, ModelCfg, compile_model
+
+SIM_DT = 0.005
+
+
+def _collision_geoms(model: mujoco.MjModel, body: str) -> list[int]:
+    bid = model.body(body).id
+    return [
+        g
+        for g in range(model.ngeom)
+        if model.geom_bodyid[g] == bid and (model.geom_contype[g] or model.geom_conaffinity[g])
+    ]
+
+
+def _base_force(compiled: CompiledModel, pitch_rad: float, base_z: float) -> float:
+    """Net contact force on the base body with the robot pitched by `pitch_rad` (positive: nose
+    down) at `base_z`, its legs folded (thighs -1.5 front / -0.5 rear, calves -2.7) so that
+    nose-down the head alone touches the floor (legs in contact would take the load)."""
+    model = compiled.model
+    data = mujoco.MjData(model)
+    for leg in ("FL", "FR", "RL", "RR"):
+        data.joint(f"{leg}_thigh_joint").qpos = -1.5 if leg[0] == "F" else -0.5
+        data.joint(f"{leg}_calf_joint").qpos = -2.7
+    data.qpos[2] = base_z
+    data.qpos[3:7] = [np.cos(pitch_rad / 2), 0.0, np.sin(pitch_rad / 2), 0.0]
+    mujoco.mj_forward(model, data)
+    adr = compiled.base_force_adr[0]
+    return float(np.linalg.norm(data.sensordata[adr : adr + 3]))
+
+
+def test_go2_head_links_are_bodies_of_their_own_welded_to_the_base() -> None:
+    compiled = compile_model(GO2, ModelCfg(), SIM_DT)
+    model = compiled.model
+    base = model.body("base").id
+    file_model = mujoco.MjModel.from_xml_path(str(model_xml(GO2, "scene")))
+    # Dynamics untouched: same mass everywhere, the new bodies are massless and jointless.
+    assert model.body_subtreemass[base] == pytest.approx(
+        file_model.body_subtreemass[file_model.body("base").id], abs=1e-12
+    )
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    for link in GO2.merged_links:
+        body = model.body(link.name).id
+        assert model.body_weldid[body] == base and model.body_mass[body] == 0.0
+        (geom,) = _collision_geoms(model, link.name)
+        offset = data.geom_xpos[geom] - data.xpos[base]
+        assert offset == pytest.approx(np.array(link.geom_pos), abs=1e-9)
+    # What stays on "base" (IsaacLab's base-contact body) is the trunk box alone.
+    (trunk,) = _collision_geoms(model, "base")
+    assert model.geom_type[trunk] == mujoco.mjtGeom.mjGEOM_BOX
+
+
+def test_a_chin_on_the_ground_is_not_base_contact_but_the_trunk_is() -> None:
+    split = compile_model(GO2, ModelCfg(), SIM_DT)
+    merged = compile_model(dataclasses.replace(GO2, merged_links=()), ModelCfg(), SIM_DT)
+    # Pitched 30 deg nose-down: the chin sphere's bottom sits 0.2455 m under the base origin and
+    # the trunk box's lowest corner 0.1434 m; at 0.235 the chin presses ~1 cm into the floor.
+    pitch = np.radians(30.0)
+    assert _base_force(merged, pitch, 0.235) > 1.0  # Menagerie's merged head: a "base contact"
+    assert _base_force(split, pitch, 0.235) == 0.0
+    # Nose-up by 30 deg the trunk's rear-bottom edge (0.1434 m under the origin) is the lowest
+    # point: on the floor, it still ends the episode.
+    assert _base_force(split, -pitch, 0.135) > 1.0
+
+
+def test_a_merged_link_that_matches_no_geom_is_refused_by_name() -> None:
+    wrong = dataclasses.replace(
+        GO2, merged_links=(MergedLink("Head_lower", "base", (0.3, 0.0, -0.06)),)
+    )
+    with pytest.raises(ValueError, match="Head_lower"):
+        compile_model(wrong, ModelCfg(), SIM_DT)
