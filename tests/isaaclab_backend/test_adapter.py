@@ -219,6 +219,16 @@ def test_kitless_robot_usd_keeps_the_mjcf_joint_names(
     assert targets and all(stage.GetPrimAtPath(t) for t in targets)
     with pytest.raises(UserError, match="has no joint named 'no_such_joint'"):
         restore_joint_names(usd, ["no_such_joint"])
+    # Links Menagerie merged are rigid bodies of their own again (Go2's head, as in IsaacLab's
+    # go2.usd), each holding its collision shape: the base body's own collision is the trunk's.
+    bodies = {p.GetName(): p for p in stage.Traverse() if p.HasAPI(UsdPhysics.RigidBodyAPI)}
+    for link in robot.merged_links:
+        shapes = [c for c in bodies[link.name].GetChildren() if c.HasAPI(UsdPhysics.CollisionAPI)]
+        assert len(shapes) == 1
+    if robot.merged_links:
+        base = bodies[robot.base_contact_bodies[0]]
+        (trunk,) = [c for c in base.GetChildren() if c.HasAPI(UsdPhysics.CollisionAPI)]
+        assert trunk.GetTypeName() == "Cube"
     task = f"{robot.name}_rough"
     cfg, _, _ = load_env_cfg(task, make_contract(robot, "rough"), 4, "cpu", DEFAULT_PHYSICS)
     use_local_assets(cfg, robot, usd)

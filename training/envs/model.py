@@ -91,7 +91,7 @@ def compile_model(
     _make_pd_actuators(spec, robot, cfg.torque_limit_nm)
     if not cfg.self_collisions:
         _drop_self_collisions(spec)
-    _split_merged_links(spec, robot)
+    split_merged_links(spec, robot)
     if terrain is not None:
         _add_height_field(spec, terrain)
     feet = _foot_objects(robot)
@@ -147,10 +147,10 @@ def _drop_self_collisions(spec: mujoco.MjSpec) -> None:
 _GEOM_FIELDS = (
     "type", "size", "quat", "contype", "conaffinity", "condim", "priority", "friction",
     "solmix", "solref", "solimp", "margin", "gap", "group", "rgba",
-)
+)  # fmt: skip
 
 
-def _split_merged_links(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
+def split_merged_links(spec: mujoco.MjSpec, robot: RobotSpec) -> None:
     """Move each merged link's collision geom onto a body of its own, welded where it was.
 
     The new body has no joint and no mass (the merged body's inertial stays as the file states

@@ -39,8 +39,12 @@ def convert(robot: RobotSpec, out_dir: Path) -> Path:
 
 
 def run_converter(robot: RobotSpec, out_dir: Path) -> Path:
-    """mujoco-usd-converter on Menagerie's MJCF of `robot`, as it comes out."""
+    """mujoco-usd-converter on Menagerie's MJCF of `robot`, with the links Menagerie merged split
+    back out as the training model has them (`RobotSpec.merged_links`: Go2's head becomes
+    `Head_upper` / `Head_lower`, as in IsaacLab's go2.usd, so base contact is the trunk's)."""
     xml = model_xml(robot, robot.name)
+    if robot.merged_links:
+        xml = _split_mjcf(robot, xml, out_dir / "mjcf")
     cmd = [sys.executable, "-m", "mujoco_usd_converter", "--no-layer-structure", str(xml)]
     done = subprocess.run([*cmd, str(out_dir)], capture_output=True, text=True)
     if done.returncode != 0:
@@ -52,6 +56,22 @@ def run_converter(robot: RobotSpec, out_dir: Path) -> Path:
             "mujoco-usd-converter`"
         )
     return out_dir / f"{xml.stem}.usdc"
+
+
+def _split_mjcf(robot: RobotSpec, xml: Path, work: Path) -> Path:
+    """`xml` with `robot.merged_links` split out, written to `work` (meshes stay where they are)."""
+    import mujoco
+
+    from training.envs.model import split_merged_links
+
+    spec = mujoco.MjSpec.from_file(str(xml))
+    split_merged_links(spec, robot)
+    spec.meshdir = str((xml.parent / spec.meshdir).resolve())
+    spec.compile()
+    work.mkdir(parents=True, exist_ok=True)
+    out = work / xml.name
+    out.write_text(spec.to_xml())
+    return out
 
 
 def restore_joint_names(usd: Path, names: Sequence[str]) -> list[str]:
