@@ -1,8 +1,10 @@
 """Rough terrain as one MuJoCo height field: IsaacLab's ROUGH_TERRAINS_CFG as hfield patterns.
 
 A grid of `num_rows` (difficulty levels) x `num_cols` (terrain types) square sub-terrains inside a
-flat border. Every IsaacLab type is drawn as a height pattern at `horizontal_scale_m`: the mesh
-types (stairs, boxes) become vertical-sided hfield steps, which MuJoCo collides with as prisms.
+flat border. Every IsaacLab type is drawn as a height pattern at `horizontal_scale_m`. MuJoCo's
+height-field surface is linear between samples, so the mesh types (stairs, boxes) get a ramp one
+sample wide (0.1 m) at every edge where IsaacLab's meshes have a vertical riser: a 0.3 m stair tread
+is 0.2 m flat and 0.1 m ramp (measured with a probe sphere; see the README's go2_rough notes).
 World frame: the field's corner is at (0, 0); x runs along rows (difficulty), y along columns.
 Heights are sampled bilinearly for the height scan, which stands in for IsaacLab's ray caster
 (the same hit height on a height field, without casting rays).
