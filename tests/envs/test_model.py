@@ -1,4 +1,5 @@
-"""The training model splits the links Menagerie merged back out, as IsaacLab's assets have them."""
+"""The training model as IsaacLab's scene has it: the links Menagerie merged split back out, and
+stairs with vertical risers."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from robots import GO2
 from robots.assets import model_xml
 from robots.spec import MergedLink
 from training.envs.model import CompiledModel, ModelCfg, compile_model
+from training.envs.terrain import STAIR_TYPES, Terrain, TerrainCfg, stair_rings
 
 SIM_DT = 0.005
 
@@ -82,3 +84,44 @@ def test_a_merged_link_that_matches_no_geom_is_refused_by_name() -> None:
     )
     with pytest.raises(ValueError, match="Head_lower"):
         compile_model(wrong, ModelCfg(), SIM_DT)
+
+
+def _surface(model: mujoco.MjModel, data: mujoco.MjData, x: float, y: float) -> float:
+    """Height of the first static surface under (x, y), by a ray cast down from 5 m."""
+    geom = np.zeros(1, np.int32)
+    dist = mujoco.mj_ray(model, data, np.array([x, y, 5.0]), np.array([0.0, 0.0, -1.0]),
+                         None, 1, -1, geom)  # fmt: skip
+    return 5.0 - dist
+
+
+@pytest.mark.parametrize("kind", STAIR_TYPES)
+def test_stairs_have_vertical_risers_and_flat_treads(kind: str) -> None:
+    """Every point of a stair tile is as high as the sample it belongs to (the level of a point
+    is that of the sample whose ring it is inside), up to 7 cm from that sample toward the tile
+    centre, i.e. within 3 cm of the next riser: a height field alone ramps there."""
+    cfg = TerrainCfg(num_rows=2, num_cols=10)
+    terrain = Terrain(cfg, np.random.default_rng(0))
+    model = compile_model(GO2, ModelCfg(), SIM_DT, terrain).model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    h = cfg.horizontal_scale_m
+    col = terrain.col_types.index(kind)
+    ox, oy, _ = terrain.origins[1, col]
+    offsets = np.round(np.arange(-3.9, 3.95, h), 6)
+    for dx in offsets:
+        for dy in offsets:
+            ring = max(abs(dx), abs(dy))
+            if ring == 0.0:
+                continue
+            # 7 cm inward along the axis that sets the ring, 1.3 cm along the other (off the
+            # field's cell edges, where a ray may slip between triangles)
+            step_x = 0.07 if abs(dx) == ring else 0.013
+            step_y = 0.07 if abs(dy) == ring else 0.013
+            x, y = ox + dx - step_x * np.sign(dx), oy + dy - step_y * np.sign(dy)
+            want = terrain.heights_m[round((oy + dy) / h), round((ox + dx) / h)]
+            assert _surface(model, data, x, y) == pytest.approx(want, abs=1e-3), (dx, dy)
+    # and a riser is vertical: 2 cm either side of the first one, the full rise apart
+    _, half = stair_rings(cfg)
+    rise = abs(terrain.heights_m[round(oy / h), round((ox + half[0]) / h)])
+    below, above = (_surface(model, data, ox + half[0] + s, oy + 0.013) for s in (0.02, -0.02))
+    assert abs(above - below) == pytest.approx(rise, abs=1e-3) and rise > 0.04

@@ -9,7 +9,8 @@ Changes made through MjSpec (the Menagerie files stay untouched):
   match bodies as IsaacLab's do;
 - sensors for what the task needs every physics step: net contact force on each foot and on each
   base-contact body, world linear velocity of each foot;
-- on rough terrain the floor plane is replaced by the generated height field.
+- on rough terrain the floor plane is replaced by the generated height field, and the stairs'
+  boxes are added (`Terrain.boxes`: vertical risers, as IsaacLab's meshes).
 """
 
 from __future__ import annotations
@@ -182,7 +183,7 @@ def _add_height_field(spec: mujoco.MjSpec, terrain: Terrain) -> None:
     floor = spec.geom("floor")
     if floor is not None:
         spec.delete(floor)
-    heights = terrain.heights_m
+    heights = terrain.collision_heights_m
     low, high = float(heights.min()), float(heights.max())
     elevation = max(high - low, 1e-3)
     size_x, size_y = terrain.extent_m
@@ -199,6 +200,15 @@ def _add_height_field(spec: mujoco.MjSpec, terrain: Terrain) -> None:
         contype=1,
         conaffinity=1,
     )
+    for i, box in enumerate(terrain.boxes):
+        spec.worldbody.add_geom(
+            name=f"stairs_{i}",
+            type=mujoco.mjtGeom.mjGEOM_BOX,
+            pos=box[:3].tolist(),
+            size=box[3:].tolist(),
+            contype=1,
+            conaffinity=1,
+        )
 
 
 def _foot_objects(robot: RobotSpec) -> list[tuple[mujoco.mjtObj, str]]:

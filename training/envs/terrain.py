@@ -1,10 +1,14 @@
 """Rough terrain as one MuJoCo height field: IsaacLab's ROUGH_TERRAINS_CFG as hfield patterns.
 
 A grid of `num_rows` (difficulty levels) x `num_cols` (terrain types) square sub-terrains inside a
-flat border. Every IsaacLab type is drawn as a height pattern at `horizontal_scale_m`. MuJoCo's
-height-field surface is linear between samples, so the mesh types (stairs, boxes) get a ramp one
-sample wide (0.1 m) at every edge where IsaacLab's meshes have a vertical riser: a 0.3 m stair tread
-is 0.2 m flat and 0.1 m ramp (measured with a probe sphere; see the README's go2_rough notes).
+flat border. Every IsaacLab type is drawn as a height pattern at `horizontal_scale_m` (`heights_m`:
+the height scan, spawn heights and base height read it). MuJoCo's height-field surface is linear
+between samples, so a step drawn in it alone is a ramp one sample wide (0.1 m) where IsaacLab's
+stair meshes have a vertical riser: a 0.3 m tread would be 0.2 m flat and 0.1 m ramp. Stairs are
+therefore collided with as boxes (`boxes`: one slab per step of a pyramid, four per ring of an
+inverted one) over a height field lowered under them (`collision_heights_m`), so their risers are
+vertical and their treads flat, as IsaacLab's; the `boxes` type keeps 0.1 m ramps at its cell edges
+(its grid would take ~13,000 boxes).
 World frame: the field's corner is at (0, 0); x runs along rows (difficulty), y along columns.
 Heights are sampled bilinearly for the height scan, which stands in for IsaacLab's ray caster
 (the same hit height on a height field, without casting rays).
@@ -24,6 +28,7 @@ TERRAIN_TYPES = (
     "pyramid_slope",
     "pyramid_slope_inv",
 )
+STAIR_TYPES = ("pyramid_stairs", "pyramid_stairs_inv")  # collided with as boxes (module doc)
 
 
 @dataclass(frozen=True)
@@ -82,14 +87,34 @@ class Terrain:
         self.heights_m = np.zeros((ny, nx))
         self.origins = np.zeros((cfg.num_rows, cfg.num_cols, 3))
         self.col_types = column_types(cfg.proportions, cfg.num_cols)
+        self._rise = np.zeros((cfg.num_rows, cfg.num_cols))  # stair rise of each tile (0: none)
         for row in range(cfg.num_rows):
             for col in range(cfg.num_cols):
                 difficulty = (row + rng.uniform()) / cfg.num_rows
                 self._place(row, col, self.col_types[col], difficulty, rng)
+                if self.col_types[col] in STAIR_TYPES:
+                    self._rise[row, col] = _lerp(cfg.stairs_step_height_m, difficulty)
         self.heights_m = np.round(self.heights_m / cfg.vertical_scale_m) * cfg.vertical_scale_m
         for row in range(cfg.num_rows):
             for col in range(cfg.num_cols):
                 self.origins[row, col] = self._origin(row, col)
+        # Stairs as boxes over a field lowered to the lowest neighbouring sample (inside the
+        # tiles only), so that no ramp of the field rises above a tread next to a riser.
+        self.collision_heights_m = self.heights_m.copy()
+        box_rows: list[np.ndarray] = []
+        lowered = _min_filter3(self.heights_m)
+        for row in range(cfg.num_rows):
+            for col in range(cfg.num_cols):
+                kind = self.col_types[col]
+                if kind not in STAIR_TYPES:
+                    continue
+                sy, sx = self._tile_slice(row, col)
+                inner = (slice(sy.start + 1, sy.stop - 1), slice(sx.start + 1, sx.stop - 1))
+                self.collision_heights_m[inner] = lowered[inner]
+                centre = self._origin(row, col)[:2]
+                box_rows.append(stair_boxes(cfg, kind, self._rise[row, col], centre))
+        self.boxes = np.concatenate(box_rows) if box_rows else np.zeros((0, 6))
+        """[B, 6] static boxes of the stairs: centre (x, y, z), half sizes (x, y, z), world frame."""
 
     @property
     def extent_m(self) -> tuple[float, float]:
@@ -133,6 +158,55 @@ class Terrain:
         return np.array([x, y, z])
 
 
+def stair_rings(cfg: TerrainCfg) -> tuple[int, np.ndarray]:
+    """Levels of a stair pyramid (steps + the platform) and each level's half width: level k
+    (1-based) covers Chebyshev distance <= half[k - 1] from the tile centre."""
+    span = (cfg.size_m - cfg.stairs_platform_m) / 2 - cfg.stairs_border_m
+    num_steps = max(int(span // cfg.stairs_step_width_m), 1)
+    levels = num_steps + 1
+    half = cfg.size_m / 2 - cfg.stairs_border_m - np.arange(levels) * cfg.stairs_step_width_m
+    return levels, half
+
+
+def stair_boxes(
+    cfg: TerrainCfg, kind: str, rise: float, centre_xy: np.ndarray
+) -> np.ndarray:
+    """[B, 6] boxes (centre xyz, half sizes xyz) of a stair tile of `kind` with step `rise`,
+    whose tops are the tile's (rounded) heights and whose sides are its risers."""
+    levels, half = stair_rings(cfg)
+    q = cfg.vertical_scale_m
+    tops = np.round(np.arange(levels + 1) * rise / q) * q  # height of level 0..levels
+    cx, cy = centre_xy
+    out = []
+    if kind == "pyramid_stairs":  # nested slabs standing on the tile's floor (0)
+        for k in range(1, levels + 1):
+            a, top = half[k - 1], tops[k]
+            out.append([cx, cy, top / 2, a, a, top / 2])
+    else:  # a pit: rings standing on its floor, level j outside the square of level j + 1
+        floor = -tops[levels]
+        outer = cfg.size_m / 2
+        for j in range(levels):
+            a, top = half[j], -tops[j]
+            hz, z = (top - floor) / 2, (top + floor) / 2
+            w = (outer - a) / 2  # half width of the ring's band
+            out += [
+                [cx, cy + a + w, z, outer, w, hz],
+                [cx, cy - a - w, z, outer, w, hz],
+                [cx + a + w, cy, z, w, a, hz],
+                [cx - a - w, cy, z, w, a, hz],
+            ]
+    return np.array(out, dtype=float)
+
+
+def _min_filter3(z: np.ndarray) -> np.ndarray:
+    """Minimum over each sample's 3 x 3 neighbourhood (edges: over the neighbours that exist)."""
+    padded = np.pad(z, 1, mode="edge")
+    ny, nx = z.shape
+    return np.min(
+        [padded[i : i + ny, j : j + nx] for i in range(3) for j in range(3)], axis=0
+    )
+
+
 def column_types(proportions: tuple[float, ...], num_cols: int) -> tuple[str, ...]:
     """Type of each column: the first whose cumulative proportion exceeds col / num_cols."""
     if len(proportions) != len(TERRAIN_TYPES):
@@ -154,12 +228,12 @@ def tile_heights(
     cy, cx = np.meshgrid(coords, coords, indexing="ij")
     # Chebyshev distance to the tile edge: the "ring" coordinate of every pyramid pattern.
     edge = cfg.size_m / 2 - np.maximum(np.abs(cx), np.abs(cy))
-    if kind in ("pyramid_stairs", "pyramid_stairs_inv"):
+    if kind in STAIR_TYPES:
         rise = _lerp(cfg.stairs_step_height_m, difficulty)
-        span = (cfg.size_m - cfg.stairs_platform_m) / 2 - cfg.stairs_border_m
-        num_steps = max(int(span // cfg.stairs_step_width_m), 1)
-        step = np.floor((edge - cfg.stairs_border_m) / cfg.stairs_step_width_m) + 1
-        z = np.clip(step, 0, num_steps + 1) * rise
+        levels, half = stair_rings(cfg)
+        # level of a sample: how many rings' squares hold it (a sample on a riser is the upper's)
+        ring = np.maximum(np.abs(cx), np.abs(cy))
+        z = (ring[..., None] <= half + 1e-9).sum(axis=-1) * rise
         return -z if kind.endswith("_inv") else z
     if kind == "boxes":
         bound = _lerp(cfg.boxes_grid_height_m, difficulty)
