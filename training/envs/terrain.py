@@ -114,7 +114,7 @@ class Terrain:
                 centre = self._origin(row, col)[:2]
                 box_rows.append(stair_boxes(cfg, kind, self._rise[row, col], centre))
         self.boxes = np.concatenate(box_rows) if box_rows else np.zeros((0, 6))
-        """[B, 6] static boxes of the stairs: centre (x, y, z), half sizes (x, y, z), world frame."""
+        """[B, 6] static boxes of the stairs: centre xyz, half sizes xyz, world frame."""
 
     @property
     def extent_m(self) -> tuple[float, float]:
@@ -168,9 +168,7 @@ def stair_rings(cfg: TerrainCfg) -> tuple[int, np.ndarray]:
     return levels, half
 
 
-def stair_boxes(
-    cfg: TerrainCfg, kind: str, rise: float, centre_xy: np.ndarray
-) -> np.ndarray:
+def stair_boxes(cfg: TerrainCfg, kind: str, rise: float, centre_xy: np.ndarray) -> np.ndarray:
     """[B, 6] boxes (centre xyz, half sizes xyz) of a stair tile of `kind` with step `rise`,
     whose tops are the tile's (rounded) heights and whose sides are its risers."""
     levels, half = stair_rings(cfg)
@@ -202,9 +200,7 @@ def _min_filter3(z: np.ndarray) -> np.ndarray:
     """Minimum over each sample's 3 x 3 neighbourhood (edges: over the neighbours that exist)."""
     padded = np.pad(z, 1, mode="edge")
     ny, nx = z.shape
-    return np.min(
-        [padded[i : i + ny, j : j + nx] for i in range(3) for j in range(3)], axis=0
-    )
+    return np.min([padded[i : i + ny, j : j + nx] for i in range(3) for j in range(3)], axis=0)
 
 
 def column_types(proportions: tuple[float, ...], num_cols: int) -> tuple[str, ...]:
