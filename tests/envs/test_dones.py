@@ -81,3 +81,23 @@ def test_base_height_is_measured_from_the_ground_under_the_base() -> None:
     env.backend.qvel[:] = 0.0
     _, _, dones, _ = env.step(zeros)
     assert dones.tolist() == [True, False]
+
+
+def test_a_go2_resting_on_its_chin_falls_only_under_the_link_rest_rule() -> None:
+    """Folded up (every joint driven 3 rad past default) the Go2 comes to rest on its chin and
+    rear thighs with the trunk clear of the ground: not base contact (IsaacLab's termination,
+    the training default), but a fall once the head has touched for link_rest_fall_s."""
+    fold = torch.full((1, 12), -12.0)
+
+    def steps_to_done(*overrides: str) -> tuple[int, dict]:
+        env = make_env("go2_flat", 1, seed=0, overrides=("observations.noise=false", *overrides))
+        for t in range(1, 151):
+            _, _, dones, extras = env.step(fold)
+            if dones[0]:
+                return t, extras["episode"]
+        return 0, {}
+
+    assert steps_to_done() == (0, {})  # 3 s, never ended
+    steps, episode = steps_to_done("link_rest_fall_s=1.0")
+    assert episode["termination_link_rest"] == 1.0
+    assert 50 < steps < 100  # 1 s of resting after the fold

@@ -113,8 +113,13 @@ class MujocoBackend:
         return self._actuator_force[:, self.compiled.actuator_ids]
 
     def contact_forces(self, which: str) -> np.ndarray:
-        """[N, decimation, K] net contact force norms per physics step of "feet" or "base"."""
-        adr = self.compiled.foot_force_adr if which == "feet" else self.compiled.base_force_adr
+        """[N, decimation, K] net contact force norms per physics step of "feet", "base" or
+        "links" (RobotSpec.merged_links)."""
+        adr = {
+            "feet": self.compiled.foot_force_adr,
+            "base": self.compiled.base_force_adr,
+            "links": self.compiled.link_force_adr,
+        }[which]
         return self._vector_sensor(adr)
 
     def foot_vel_w(self) -> np.ndarray:

@@ -74,6 +74,7 @@ class CompiledModel:
     actuator_ids: np.ndarray  # [num_joints] actuator of each policy joint
     foot_force_adr: np.ndarray  # [num_feet] sensordata address of each foot's net force (3)
     base_force_adr: np.ndarray  # [num_base_bodies] likewise for the base-contact bodies
+    link_force_adr: np.ndarray  # [num_merged_links] likewise for RobotSpec.merged_links' bodies
     foot_vel_adr: np.ndarray  # [num_feet] sensordata address of each foot's world velocity (3)
     base_body_id: int  # root body (carries the free joint)
 
@@ -101,6 +102,8 @@ def compile_model(
         _frame_sensor(spec, f"foot_vel_{i}", mujoco.mjtSensor.mjSENS_FRAMELINVEL, objtype, name)
     for i, body in enumerate(robot.base_contact_bodies):
         _contact_sensor(spec, f"base_force_{i}", mujoco.mjtObj.mjOBJ_BODY, body)
+    for i, link in enumerate(robot.merged_links):
+        _contact_sensor(spec, f"link_force_{i}", mujoco.mjtObj.mjOBJ_BODY, link.name)
     model = spec.compile()
     return _index(model, robot, len(feet))
 
@@ -257,6 +260,9 @@ def _index(model: mujoco.MjModel, robot: RobotSpec, num_feet: int) -> CompiledMo
         foot_force_adr=np.array([adr(f"foot_force_{i}", 1) for i in range(num_feet)]),
         base_force_adr=np.array(
             [adr(f"base_force_{i}", 1) for i in range(len(robot.base_contact_bodies))]
+        ),
+        link_force_adr=np.array(
+            [adr(f"link_force_{i}", 1) for i in range(len(robot.merged_links))], dtype=np.int64
         ),
         foot_vel_adr=np.array([adr(f"foot_vel_{i}") for i in range(num_feet)]),
         base_body_id=model.body(robot.root_body).id,

@@ -38,6 +38,8 @@ def play_overrides(cfg: TaskCfg, duration_s: float) -> tuple[str, ...]:
         # Levels stay where they were drawn: an evaluation must not move envs between tiles.
         "terrain.curriculum=false",
         f"sim.episode_length_s={duration_s!r}",
+        # A merged link (Go2's head) resting on the ground 1 s is a fall (TaskCfg doc).
+        "link_rest_fall_s=1.0",
         *hardest,
     )
 

@@ -174,6 +174,11 @@ class TaskCfg:
     """End the episode when the root is lower than this above the ground under it (IsaacLab's
     root_height_below_minimum; None: base contact alone ends it, as in IsaacLab's velocity
     tasks). MuJoCo backend only: IsaacLab runs its own task configs."""
+    link_rest_fall_s: float | None = None
+    """End the episode when a merged link (RobotSpec.merged_links: Go2's head) has touched the
+    ground for this long without a break (None: never; IsaacLab's tasks end one on base contact
+    only). genpo-eval sets 1 s, so that a chin brushing a stair is not a fall and a Go2 lying on
+    its chin (trunk clear of the ground) is. MuJoCo backend only."""
     scan_yaw_joint: str = ""
     """Joint whose angle adds to the root yaw for the height scan's yaw alignment: H1's scanner
     rides on torso_link, whose origin is the pelvis origin, turned by the "torso" joint."""

@@ -61,6 +61,7 @@ class VelocityEnv(VecEnv):
             self.contract, cfg.observations, num_envs, dr.obs_latency_policy_steps[1], self.rng
         )
         self.timers = ContactTimers(num_envs, len(compiled.foot_force_adr), self.sim_dt)
+        self.link_contact_s = np.zeros(num_envs)  # unbroken ground contact of a merged link
         max_lag = -(-dr.action_latency_physics_steps[1] // self.decimation)  # ceil
         self.target_history = np.tile(self.default_q, (max_lag + 1, num_envs, 1))
         self.action_latency = np.zeros(num_envs, dtype=np.int64)
@@ -134,14 +135,15 @@ class VelocityEnv(VecEnv):
         base_hit = self.backend.contact_forces("base")[:, -CONTACT_HISTORY:]
         base_contact = (base_hit > self.cfg.contact_threshold_n).any(axis=(1, 2))
         too_low = self._base_too_low()
-        terminated = base_contact | too_low | self.backend.failed
+        resting = self._link_resting()
+        terminated = base_contact | too_low | resting | self.backend.failed
         time_outs = (self.episode_length_buf >= self.max_episode_length) & ~terminated
         state = self._step_state(foot_forces, terminated)
         self.last_step_state = state
         reward = self._rewards(state)
         dones = terminated | time_outs
         ids = np.flatnonzero(dones)
-        episode = self._episode_log(ids, terminated, too_low) if len(ids) else {}
+        episode = self._episode_log(ids, terminated, too_low, resting) if len(ids) else {}
         self._reset_envs(ids, curriculum=True)
         self.commands.step(self.control_dt, self._yaw())
         self._push()
@@ -219,8 +221,17 @@ class VelocityEnv(VecEnv):
         ground = 0.0 if self.terrain is None else self.terrain.height_at(pos[:, 0], pos[:, 1])
         return pos[:, 2] - ground < self.cfg.min_base_height_m
 
+    def _link_resting(self) -> np.ndarray:
+        """[N] a merged link in ground contact for `link_rest_fall_s` (False when unset)."""
+        if self.cfg.link_rest_fall_s is None or not self.robot.merged_links:
+            return np.zeros(self.num_envs, dtype=bool)
+        hit = self.backend.contact_forces("links") > self.cfg.contact_threshold_n
+        touching = hit.any(axis=(1, 2))
+        self.link_contact_s = np.where(touching, self.link_contact_s + self.control_dt, 0.0)
+        return self.link_contact_s >= self.cfg.link_rest_fall_s - 1e-9
+
     def _episode_log(
-        self, ids: np.ndarray, terminated: np.ndarray, too_low: np.ndarray
+        self, ids: np.ndarray, terminated: np.ndarray, too_low: np.ndarray, resting: np.ndarray
     ) -> dict[str, float]:
         """Per-term episode sums averaged over the ending envs, per second (IsaacLab's log)."""
         out = {
@@ -230,6 +241,8 @@ class VelocityEnv(VecEnv):
         out["termination_base_contact"] = float(np.mean(terminated[ids]))
         if self.cfg.min_base_height_m is not None:
             out["termination_base_height"] = float(np.mean(too_low[ids]))
+        if self.cfg.link_rest_fall_s is not None:
+            out["termination_link_rest"] = float(np.mean(resting[ids]))
         if self.terrain is not None:
             out["terrain_level"] = float(np.mean(self.resets.levels))
         return out
@@ -243,6 +256,7 @@ class VelocityEnv(VecEnv):
         self.backend.reset(ids, qpos, qvel)
         self.backend.clear_sensors(ids)
         self.timers.reset(ids)
+        self.link_contact_s[ids] = 0.0
         self.actions[ids] = 0.0
         self.last_actions[ids] = 0.0
         self.target_history[:, ids] = self.default_q
