@@ -36,6 +36,11 @@ class MujocoBackend:
         self._actuator_force = self.batch.bind("actuator_force")
         self._control = np.zeros((num_envs, decimation, self.model.nu))
         self._record = {"sensordata": np.zeros((num_envs, decimation, self.model.nsensordata))}
+        self._contact_adr = {  # contact_forces(which): sensordata addresses of each group
+            "feet": compiled.foot_force_adr,
+            "base": compiled.base_force_adr,
+            "links": compiled.link_force_adr,
+        }
         self.failed = np.zeros(num_envs, dtype=bool)
         self._warnings = self._warning_counts()
         self.physics_time_s = 0.0  # wall time inside MuJoCo's rollout (benchmarks read it)
@@ -115,12 +120,7 @@ class MujocoBackend:
     def contact_forces(self, which: str) -> np.ndarray:
         """[N, decimation, K] net contact force norms per physics step of "feet", "base" or
         "links" (RobotSpec.merged_links)."""
-        adr = {
-            "feet": self.compiled.foot_force_adr,
-            "base": self.compiled.base_force_adr,
-            "links": self.compiled.link_force_adr,
-        }[which]
-        return self._vector_sensor(adr)
+        return self._vector_sensor(self._contact_adr[which])
 
     def foot_vel_w(self) -> np.ndarray:
         """[N, F, 3] world linear velocity of each foot at the last physics step."""

@@ -87,13 +87,11 @@ class Terrain:
         self.heights_m = np.zeros((ny, nx))
         self.origins = np.zeros((cfg.num_rows, cfg.num_cols, 3))
         self.col_types = column_types(cfg.proportions, cfg.num_cols)
-        self._rise = np.zeros((cfg.num_rows, cfg.num_cols))  # stair rise of each tile (0: none)
+        self.difficulty = np.zeros((cfg.num_rows, cfg.num_cols))  # of each tile, in [0, 1)
         for row in range(cfg.num_rows):
             for col in range(cfg.num_cols):
-                difficulty = (row + rng.uniform()) / cfg.num_rows
-                self._place(row, col, self.col_types[col], difficulty, rng)
-                if self.col_types[col] in STAIR_TYPES:
-                    self._rise[row, col] = _lerp(cfg.stairs_step_height_m, difficulty)
+                self.difficulty[row, col] = (row + rng.uniform()) / cfg.num_rows
+                self._place(row, col, self.col_types[col], self.difficulty[row, col], rng)
         self.heights_m = np.round(self.heights_m / cfg.vertical_scale_m) * cfg.vertical_scale_m
         for row in range(cfg.num_rows):
             for col in range(cfg.num_cols):
@@ -111,8 +109,9 @@ class Terrain:
                 sy, sx = self._tile_slice(row, col)
                 inner = (slice(sy.start + 1, sy.stop - 1), slice(sx.start + 1, sx.stop - 1))
                 self.collision_heights_m[inner] = lowered[inner]
-                centre = self._origin(row, col)[:2]
-                box_rows.append(stair_boxes(cfg, kind, self._rise[row, col], centre))
+                box_rows.append(
+                    stair_boxes(cfg, kind, self.difficulty[row, col], self.origins[row, col, :2])
+                )
         self.boxes = np.concatenate(box_rows) if box_rows else np.zeros((0, 6))
         """[B, 6] static boxes of the stairs: centre xyz, half sizes xyz, world frame."""
 
@@ -168,9 +167,10 @@ def stair_rings(cfg: TerrainCfg) -> tuple[int, np.ndarray]:
     return levels, half
 
 
-def stair_boxes(cfg: TerrainCfg, kind: str, rise: float, centre_xy: np.ndarray) -> np.ndarray:
-    """[B, 6] boxes (centre xyz, half sizes xyz) of a stair tile of `kind` with step `rise`,
-    whose tops are the tile's (rounded) heights and whose sides are its risers."""
+def stair_boxes(cfg: TerrainCfg, kind: str, difficulty: float, centre_xy: np.ndarray) -> np.ndarray:
+    """[B, 6] boxes (centre xyz, half sizes xyz) of a stair tile of `kind` at `difficulty`, whose
+    tops are the tile's (rounded) heights and whose sides are its risers."""
+    rise = _stair_rise(cfg, difficulty)
     levels, half = stair_rings(cfg)
     q = cfg.vertical_scale_m
     tops = np.round(np.arange(levels + 1) * rise / q) * q  # height of level 0..levels
@@ -194,6 +194,10 @@ def stair_boxes(cfg: TerrainCfg, kind: str, rise: float, centre_xy: np.ndarray) 
                 [cx - a - w, cy, z, w, a, hz],
             ]
     return np.array(out, dtype=float)
+
+
+def _stair_rise(cfg: TerrainCfg, difficulty: float) -> float:
+    return _lerp(cfg.stairs_step_height_m, difficulty)
 
 
 def _min_filter3(z: np.ndarray) -> np.ndarray:
@@ -225,8 +229,8 @@ def tile_heights(
     # Chebyshev distance to the tile edge: the "ring" coordinate of every pyramid pattern.
     edge = cfg.size_m / 2 - np.maximum(np.abs(cx), np.abs(cy))
     if kind in STAIR_TYPES:
-        rise = _lerp(cfg.stairs_step_height_m, difficulty)
-        levels, half = stair_rings(cfg)
+        rise = _stair_rise(cfg, difficulty)
+        _, half = stair_rings(cfg)
         # level of a sample: how many rings' squares hold it (a sample on a riser is the upper's)
         ring = np.maximum(np.abs(cx), np.abs(cy))
         z = (ring[..., None] <= half + 1e-9).sum(axis=-1) * rise
