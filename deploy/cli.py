@@ -25,7 +25,7 @@ import numpy as np
 
 from common.cli import user_errors_exit
 from common.config import to_dict
-from deploy.commands import StickCommand, fixed_command
+from deploy.commands import FixedCommand, StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
 from deploy.damping import build_damping, exit_damping
@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
         "runs/<robot>_*/**/exported/policy.onnx, else assets/policies/<robot>_flat/)")  # fmt: skip
     add("--auto", action="store_true", help="walk CONNECT->PASSIVE->STAND->POLICY on a timer, "
         "DAMP at --duration, then exit")  # fmt: skip
-    add("--cmd", default=None, help="fixed velocity command vx,vy,wz (default: remote sticks)")
+    add("--cmd", default=None, help="fixed velocity command vx,vy,wz (default: remote sticks); "
+        "vx,vy,0 holds the heading the robot has when the policy starts (IMU yaw)")  # fmt: skip
+    add("--no-heading-hold", action="store_true", help="with --cmd vx,vy,0: command wz = 0 "
+        "as given (the policy's own yaw drift stays)")  # fmt: skip
     add("--duration", type=float, default=None, help="seconds until DAMP and exit (default: "
         "run until SIGINT/SIGTERM)")  # fmt: skip
     add("--log", type=Path, default=Path("logs/deploy"), help="directory for the MCAP flight "
@@ -213,14 +216,21 @@ def build_daemon(
         policy_period_s=contract.control_dt_s, metrics=metrics, recorder=recorder, log=log,
         source=source,
     )  # fmt: skip
-    fixed = None if args.cmd is None else fixed_command(args.cmd, contract.command_ranges)
+    fixed = None
+    if args.cmd is not None:
+        ranges = contract.command_ranges
+        fixed = FixedCommand(
+            fixed_command(args.cmd, ranges), ranges[2], hold_heading=not args.no_heading_hold
+        )
+        if fixed.holds:
+            log("heading hold: wz steers back to the heading at the policy's start (IMU yaw)")
     sticks = None
     if fixed is None:
         sticks = StickCommand(contract.command_ranges, cfg.commands.deadband,
                               cfg.commands.slew_per_s)  # fmt: skip
     policy_loop = PolicyLoop(
         shared=shared, motor=motor, runtime=policy.runtime, contract=contract, sticks=sticks,
-        fixed_command=fixed, metrics=metrics, recorder=recorder, log=log,
+        fixed=fixed, metrics=metrics, recorder=recorder, log=log,
     )  # fmt: skip
     sim_control = _sim_control(args, cfg)
     options = RunOptions(

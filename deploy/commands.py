@@ -2,6 +2,11 @@
 
 Sticks -> (vx, vy, wz) = (ly, -lx, -rx) (robots.md: wireless remote), scaled so full stick is
 the edge of the training range in that direction, then slew-limited per second.
+
+A fixed walking command with wz = 0 (`--cmd vx,vy,0`) holds the heading the robot has when the
+policy starts: wz comes from the IMU yaw through training's heading law (robots.contract
+`heading_rate`), as the policies were trained (every training command is a heading target), so
+the robot walks straight instead of drifting at the policy's residual yaw rate.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ import numpy as np
 
 from common.compat import zip_strict
 from common.errors import UserError
+from robots.contract import HEADING_STIFFNESS, heading_rate
+from robots.frames import yaw_of
 
 
 def _ranges(ranges: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -64,3 +71,29 @@ def fixed_command(text: str, ranges: Sequence[tuple[float, float]]) -> np.ndarra
             f"--cmd {text} is outside the policy's training ranges (vx, vy, wz in {spans})"
         )
     return values
+
+
+class FixedCommand:
+    """A fixed command; with `hold_heading`, wz = 0 and a non-zero (vx, vy), `update(quat)`
+    turns the robot back to the heading of its first call."""
+
+    def __init__(
+        self,
+        command: np.ndarray,
+        wz_range: tuple[float, float],
+        hold_heading: bool = True,
+        stiffness: float = HEADING_STIFFNESS,
+    ) -> None:
+        self.command = np.array(command, dtype=np.float64)
+        self.wz_range = wz_range
+        self.stiffness = stiffness
+        self.holds = bool(hold_heading and self.command[2] == 0 and np.any(self.command[:2]))
+        self.heading_rad: float | None = None
+
+    def update(self, quat_wxyz: np.ndarray) -> np.ndarray:
+        if self.holds:
+            yaw = float(yaw_of(quat_wxyz))
+            if self.heading_rad is None:
+                self.heading_rad = yaw
+            self.command[2] = heading_rate(self.heading_rad, yaw, self.stiffness, self.wz_range)
+        return self.command

@@ -32,6 +32,7 @@ from deploy.timing import (
     sleep_until_ns,
 )
 from robots.contract import STEADY_SETTLE_S
+from robots.frames import yaw_of
 from safety import Cause, Mode, foreign_publisher
 
 SUPERVISOR_PERIOD_S = 0.1
@@ -240,7 +241,8 @@ class Daemon:
         w = truth["base_ang_vel_body_rad_s"]
         c = self.policy.command
         err2 = (v[0] - c[0]) ** 2 + (v[1] - c[1]) ** 2 + (w[2] - c[2]) ** 2
-        self._truth.append((height, err2, v[0], in_policy_s))
+        yaw = float(yaw_of(np.asarray(truth["base_quat_wxyz"])))
+        self._truth.append((height, err2, v[0], in_policy_s, yaw))
 
     def _release_band(self) -> None:
         """The band (genpo-sim --band, H1's hoist) lets go once the POLICY blend-in is over: the
@@ -265,14 +267,19 @@ class Daemon:
         if not self.opts.sim:
             return {}
         if not self._truth:
-            return {"mean_base_height_m": None, "vel_tracking_rmse": None, "steady_vx_m_s": None}
+            return dict.fromkeys(
+                ("mean_base_height_m", "vel_tracking_rmse", "steady_vx_m_s", "heading_change_deg")
+            )
         rows = np.array(self._truth)
         steady = rows[rows[:, 3] >= self.cfg.motion.blend_s + STEADY_SETTLE_S, 2]
+        yaw = np.unwrap(rows[:, 4])  # sampled at 10 Hz: never a half turn between samples
         return {
             "mean_base_height_m": round(float(rows[:, 0].mean()), 4),
             "vel_tracking_rmse": round(float(np.sqrt(rows[:, 1].mean())), 4),
             # genpo-eval's steady_vx_m_s, measured the same way (sim-to-sim fidelity)
             "steady_vx_m_s": round(float(steady.mean()), 4) if steady.size else None,
+            # yaw turned from the end of the blend-in to the last sample (a drift under --cmd)
+            "heading_change_deg": round(float(np.degrees(yaw[-1] - yaw[0])), 2),
         }
 
     # --- always damp ------------------------------------------------------------------------

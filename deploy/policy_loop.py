@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from deploy.commands import StickCommand
+from deploy.commands import FixedCommand, StickCommand
 from deploy.metrics import LoopMetrics
 from deploy.motor_loop import MotorLoop, PolicyOutput, Shared
 from deploy.observation import ObservationBuilder
@@ -37,7 +37,7 @@ class PolicyLoop:
         runtime: PolicyRuntime,
         contract: PolicyContract,
         sticks: StickCommand | None,
-        fixed_command: np.ndarray | None,
+        fixed: FixedCommand | None,
         metrics: LoopMetrics,
         recorder: FlightRecorder | None,
         log: Callable[[str], None],
@@ -50,7 +50,8 @@ class PolicyLoop:
         self.obs_builder = ObservationBuilder(contract)
         self.period_s = contract.control_dt_s
         self.sticks = sticks
-        self.command = np.zeros(3) if fixed_command is None else np.array(fixed_command)
+        self.fixed = fixed
+        self.command = np.zeros(3) if fixed is None else fixed.command.copy()
         self.action_map = contract.action
         self.last_action = np.zeros(contract.num_actions, dtype=np.float32)
         self.metrics = metrics
@@ -84,6 +85,8 @@ class PolicyLoop:
         if self.sticks is not None:
             lx, ly, rx = self.s.sticks
             self.command = self.sticks.update(lx, ly, rx, self.period_s)
+        elif self.fixed is not None:
+            self.command = self.fixed.update(self.quat)
         obs = self.obs_builder.build(
             self.quat, self.gyro, self.command, self.q, self.dq, self.last_action, self.runtime.obs
         )

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
+from robots.frames import wrap_to_pi
 from robots.observations import OBS_CLIP, TERMS, TERRAINS
 from robots.spec import RobotSpec
 
@@ -28,6 +29,21 @@ COMMAND_NAMES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
 # evaluation episode's start from rest; the daemon's POLICY phase after its blend-in), so
 # genpo-eval and genpo-deploy --sim report comparable means under a constant command.
 STEADY_SETTLE_S = 2.0
+# IsaacLab's heading control (UniformVelocityCommand): a heading target becomes the yaw-rate
+# command clip(HEADING_STIFFNESS * wrap(target - yaw), wz range). Training's default stiffness;
+# the daemon holds a fixed command's heading with the same law.
+HEADING_STIFFNESS = 0.5
+
+
+def heading_rate(
+    target_rad: np.ndarray | float,
+    yaw_rad: np.ndarray | float,
+    stiffness: float,
+    wz_range: tuple[float, float],
+) -> np.ndarray:
+    """Yaw-rate command (rad/s) that turns a robot at `yaw_rad` towards `target_rad`."""
+    error = wrap_to_pi(np.asarray(target_rad) - np.asarray(yaw_rad))
+    return np.clip(stiffness * error, wz_range[0], wz_range[1])
 
 
 class ContractError(UserError):

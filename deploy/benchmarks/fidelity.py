@@ -2,7 +2,8 @@
 
 Steady-state forward speed (`steady_vx_m_s`: mean body-frame vx after robots.contract's
 STEADY_SETTLE_S of walking) in `genpo-eval --commands constant` (the training simulator) and
-through `genpo-sim` + `genpo-deploy --sim --cmd` (ground truth from the sim's control channel),
+through `genpo-sim` + `genpo-deploy --sim --cmd --no-heading-hold` (the same fixed command as
+genpo-eval's, which holds no heading; ground truth from the sim's control channel),
 once per contact model (`--contact` of both tools): `training` (the task's solver settings) and
 `menagerie` (the model file's, genpo-sim's default). Two figures per contact model keep the two
 causes apart: `ratio` = deploy / eval on the same contacts (the deploy path's fidelity;
@@ -54,7 +55,7 @@ def deploy_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
     ) as sim:
         cmd = [sys.executable, "-m", "deploy", "--robot", args.robot, "--sim",
                "--domain", str(args.domain), "--policy", str(args.policy), "--auto",
-               "--cmd", args.cmd, "--duration", str(args.duration),
+               "--cmd", args.cmd, "--no-heading-hold", "--duration", str(args.duration),
                "--set", f"sim.control_port={sim.ready['control_port']}"]  # fmt: skip
         return _json_line(cmd, timeout_s=args.duration + 60)
 

@@ -14,7 +14,7 @@ import onnx
 import pytest
 
 from common.errors import UserError
-from deploy.commands import StickCommand, fixed_command
+from deploy.commands import FixedCommand, StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.metrics import Samples
 from deploy.motion import StandTrajectory, blend
@@ -26,7 +26,7 @@ from deploy.replay import replay
 from robots import GO2, H1
 from robots.artifact import ARTIFACT_KEY
 from robots.contract import make_contract
-from robots.frames import projected_gravity
+from robots.frames import from_yaw, projected_gravity
 from robots.policy_graph import OBS_INPUT
 from tests.conftest import REPO
 
@@ -92,6 +92,25 @@ def test_fixed_command_checked_against_training_ranges():
         fixed_command("0.5,0.2,0", H1.command_ranges)  # H1 trains with vy = 0
     with pytest.raises(UserError, match="three"):
         fixed_command("fast", GO2.command_ranges)
+
+
+def test_fixed_walking_command_holds_the_heading_of_its_first_tick():
+    """wz = clip(0.5 * wrap(heading0 - yaw)) into the wz range; across +-pi by the short way."""
+    wz_range = GO2.command_ranges[2]
+    hold = FixedCommand(np.array([0.5, 0.0, 0.0]), wz_range)
+    assert hold.holds
+    start = 3.1  # just short of +pi
+    np.testing.assert_allclose(hold.update(from_yaw(start)), [0.5, 0.0, 0.0])
+    # drifted 0.2 rad left, across the wrap: steer right at 0.5 * 0.2
+    cmd = hold.update(from_yaw(start + 0.2 - 2 * math.pi))
+    assert cmd[2] == pytest.approx(-0.1) and cmd[0] == 0.5
+    assert hold.update(from_yaw(start - 0.3))[2] == pytest.approx(0.15)  # drifted right
+    assert hold.update(from_yaw(start - 3.0))[2] == pytest.approx(wz_range[1])  # clipped
+    # a commanded turn, standing still, or hold turned off: wz as given
+    for command, on in (([0.5, 0.0, 0.3], True), ([0.0, 0.0, 0.0], True), ([0.5, 0.0, 0.0], False)):
+        fixed = FixedCommand(np.array(command), wz_range, hold_heading=on)
+        fixed.update(from_yaw(0.0))
+        assert not fixed.holds and fixed.update(from_yaw(1.0))[2] == command[2]
 
 
 def test_stand_trajectory_bounds_joint_speed_and_starts_at_measured_pose():

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from deploy.commands import StickCommand
+from deploy.commands import FixedCommand, StickCommand
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
 from deploy.damping import EXIT_DAMPING_MESSAGES, build_damping
@@ -97,7 +97,11 @@ class Rig:
     """A MotorLoop (and PolicyLoop, Daemon) over Robot / Wire / Clock."""
 
     def __init__(
-        self, cfg: DeployCfg | None = None, contract: PolicyContract = CONTRACT, **options
+        self,
+        cfg: DeployCfg | None = None,
+        contract: PolicyContract = CONTRACT,
+        fixed: FixedCommand | None = None,
+        **options,
     ) -> None:
         self.cfg = cfg or _cfg()
         self.clock, self.robot, self.wire = Clock(), Robot(), Wire()
@@ -116,7 +120,7 @@ class Rig:
         self.runtime = ScriptedRuntime(contract)
         self.policy = PolicyLoop(
             shared=self.shared, motor=self.motor, runtime=self.runtime, contract=contract,
-            sticks=StickCommand(CONTRACT.command_ranges, 0.08, 2.0), fixed_command=None,
+            sticks=None if fixed else StickCommand(CONTRACT.command_ranges, 0.08, 2.0), fixed=fixed,
             metrics=self.metrics, recorder=None, log=self.lines.append, clock=self.clock,
         )  # fmt: skip
         opts = {"auto": False, "duration_s": None, "sim": False, "nominal_height_m": 0.3}
@@ -332,6 +336,21 @@ def test_policy_observation_carries_the_stick_command():
     vx = rig.runtime.obs[CONTRACT.obs_slices()["velocity_commands"]][0]
     assert vx > 0  # slewed towards the forward command
     assert np.isclose(vx, 2.0 * CONTRACT.control_dt_s)  # one period of slew_per_s = 2
+
+
+def test_fixed_command_steers_back_to_the_heading_the_policy_started_with():
+    """--cmd 0.5,0,0: the first POLICY tick takes the IMU yaw as the heading; a robot turned
+    0.2 rad left is commanded wz = -0.5 * 0.2, and its LowState carries that yaw only."""
+    rig = Rig(fixed=FixedCommand(np.array([0.5, 0.0, 0.0]), CONTRACT.command_ranges[2]))
+    rig.to_policy()
+    wz = CONTRACT.obs_slices()["velocity_commands"].start + 2
+    rig.policy.tick(rig.clock.now)
+    assert rig.runtime.obs[wz] == 0.0
+    rig.robot.standing.msg.imu_state.quaternion = [math.cos(0.1), 0.0, 0.0, math.sin(0.1)]
+    rig.tick()
+    rig.policy.tick(rig.clock.now)
+    assert rig.runtime.obs[wz] == pytest.approx(-0.1, abs=1e-6)
+    assert rig.runtime.obs[wz - 2] == pytest.approx(0.5)
 
 
 # --- Daemon (the supervisor) ---------------------------------------------------------------

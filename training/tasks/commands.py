@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from robots.frames import wrap_to_pi
+from robots.contract import heading_rate
 from training.tasks.config import CommandCfg
 
 
@@ -52,9 +52,8 @@ class VelocityCommand:
 
     def update(self, yaw: np.ndarray) -> None:
         """Heading envs: wz = clip(k * wrap(heading - yaw)); standing envs: all zero."""
-        heading_error = wrap_to_pi(self.heading_target - yaw)
-        wz = np.clip(
-            self.cfg.heading_control_stiffness * heading_error, self.ranges[2, 0], self.ranges[2, 1]
+        wz = heading_rate(
+            self.heading_target, yaw, self.cfg.heading_control_stiffness, tuple(self.ranges[2])
         )
         self.command[:, 2] = np.where(self.is_heading_env, wz, self.command[:, 2])
         self.command[self.is_standing_env] = 0.0

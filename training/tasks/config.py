@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from common.errors import UserError
 from robots.artifact import TARGET_RANGE_SETTING
+from robots.contract import HEADING_STIFFNESS
 from training.envs.model import ModelCfg
 from training.envs.terrain import TerrainCfg
 
@@ -105,7 +106,7 @@ class CommandCfg:
     rel_standing_envs: float = 0.02
     rel_heading_envs: float = 1.0
     heading_command: bool = True
-    heading_control_stiffness: float = 0.5
+    heading_control_stiffness: float = HEADING_STIFFNESS
     lin_vel_x: tuple[float, float] | None = None
     """m/s; None takes the robot spec's training range (robots/), the single source of truth."""
     lin_vel_y: tuple[float, float] | None = None
