@@ -4,9 +4,10 @@ Sticks -> (vx, vy, wz) = (ly, -lx, -rx) (robots.md: wireless remote), scaled so 
 the edge of the training range in that direction, then slew-limited per second.
 
 A fixed walking command with wz = 0 (`--cmd vx,vy,0`) holds the heading the robot has when the
-policy starts: wz comes from the IMU yaw through training's heading law (robots.contract
-`heading_rate`), as the policies were trained (every training command is a heading target), so
-the robot walks straight instead of drifting at the policy's residual yaw rate.
+POLICY blend-in ends (when the policy alone drives it, and H1's hoist lets go): from then on wz
+comes from the IMU yaw through training's heading law (robots.contract `heading_rate`), as the
+policies were trained (every training command is a heading target), so the robot walks straight
+instead of drifting at the policy's residual yaw rate.
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def fixed_command(text: str, ranges: Sequence[tuple[float, float]]) -> np.ndarra
 
 
 class FixedCommand:
-    """A fixed command; with `hold_heading`, wz = 0 and a non-zero (vx, vy), `update(quat)`
-    turns the robot back to the heading of its first call."""
+    """A fixed command; with `hold_heading`, wz = 0 and a non-zero (vx, vy), `update(quat, True)`
+    turns the robot back to the heading of its first such call (before it: wz = 0)."""
 
     def __init__(
         self,
@@ -90,8 +91,8 @@ class FixedCommand:
         self.holds = bool(hold_heading and self.command[2] == 0 and np.any(self.command[:2]))
         self.heading_rad: float | None = None
 
-    def update(self, quat_wxyz: np.ndarray) -> np.ndarray:
-        if self.holds:
+    def update(self, quat_wxyz: np.ndarray, steer: bool = True) -> np.ndarray:
+        if self.holds and steer:
             yaw = float(yaw_of(quat_wxyz))
             if self.heading_rad is None:
                 self.heading_rad = yaw

@@ -85,8 +85,9 @@ class PolicyLoop:
         if self.sticks is not None:
             lx, ly, rx = self.s.sticks
             self.command = self.sticks.update(lx, ly, rx, self.period_s)
-        elif self.fixed is not None:
-            self.command = self.fixed.update(self.quat)
+        elif self.fixed is not None:  # the heading is held from the end of the blend-in on
+            blended_s = (start_ns - self.s.mode_since_ns) * 1e-9 - self.motor.cfg.motion.blend_s
+            self.command = self.fixed.update(self.quat, steer=blended_s >= 0.0)
         obs = self.obs_builder.build(
             self.quat, self.gyro, self.command, self.q, self.dq, self.last_action, self.runtime.obs
         )

@@ -310,9 +310,9 @@ def _fixed_walk(domain: int, *extra: str) -> dict:
 
 @pytest.mark.skipif(not shipped_policy("go2_flat").is_file(), reason="no go2_flat policy")
 def test_fixed_command_holds_the_heading_the_walk_started_with():
-    """--cmd 0.5,0,0 walks straight: the shipped go2_flat policy turns 18-24 deg in 17 s under
-    wz = 0 as given (a residual yaw rate r ~ 1.2 deg/s), ~5 deg with the heading held (training's
-    proportional law settles r / 0.5 s^-1 ~ 3 deg off, plus the turn of the blend-in)."""
+    """--cmd 0.5,0,0 walks straight: the shipped go2_flat policy turns 17-24 deg in 17 s under
+    wz = 0 as given (a residual yaw rate r ~ 1.2 deg/s), ~3 deg with the heading held (training's
+    proportional law settles r / 0.5 s^-1 ~ 3 deg off)."""
     held = _fixed_walk(164)
     loose = _fixed_walk(165, "--no-heading-hold")
     print(f"heading change: held {held['heading_change_deg']} deg, "

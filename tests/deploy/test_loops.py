@@ -338,18 +338,31 @@ def test_policy_observation_carries_the_stick_command():
     assert np.isclose(vx, 2.0 * CONTRACT.control_dt_s)  # one period of slew_per_s = 2
 
 
-def test_fixed_command_steers_back_to_the_heading_the_policy_started_with():
-    """--cmd 0.5,0,0: the first POLICY tick takes the IMU yaw as the heading; a robot turned
-    0.2 rad left is commanded wz = -0.5 * 0.2, and its LowState carries that yaw only."""
+def test_fixed_command_holds_the_heading_from_the_end_of_the_blend_in():
+    """--cmd 0.5,0,0: wz = 0 through the blend-in whatever the yaw; the first tick after it takes
+    the IMU yaw as the heading; a robot then turned 0.2 rad left is commanded wz = -0.5 * 0.2."""
     rig = Rig(fixed=FixedCommand(np.array([0.5, 0.0, 0.0]), CONTRACT.command_ranges[2]))
     rig.to_policy()
     wz = CONTRACT.obs_slices()["velocity_commands"].start + 2
-    rig.policy.tick(rig.clock.now)
-    assert rig.runtime.obs[wz] == 0.0
-    rig.robot.standing.msg.imu_state.quaternion = [math.cos(0.1), 0.0, 0.0, math.sin(0.1)]
-    rig.tick()
-    rig.policy.tick(rig.clock.now)
-    assert rig.runtime.obs[wz] == pytest.approx(-0.1, abs=1e-6)
+    imu = rig.robot.standing.msg.imu_state
+
+    def set_yaw(yaw: float) -> None:
+        imu.quaternion = [math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2)]
+
+    def policy_tick() -> float:
+        rig.tick()
+        rig.policy.tick(rig.clock.now)
+        return float(rig.runtime.obs[wz])
+
+    set_yaw(0.9)
+    assert policy_tick() == 0.0  # blending: wz as given, no heading taken
+    set_yaw(0.5)
+    blend_ticks = int(rig.cfg.motion.blend_s * rig.cfg.timing.command_hz)
+    rig.tick(blend_ticks, every=lambda: rig.policy.tick(rig.clock.now))  # fresh output
+    assert rig.shared.mode is Mode.POLICY
+    assert policy_tick() == 0.0  # the heading: 0.5 rad (not 0.9, seen while blending)
+    set_yaw(0.7)
+    assert policy_tick() == pytest.approx(-0.1, abs=1e-6)
     assert rig.runtime.obs[wz - 2] == pytest.approx(0.5)
 
 
