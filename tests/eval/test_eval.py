@@ -274,6 +274,7 @@ def test_shipped_policy_scores_what_its_folder_reports(onnx: Path) -> None:
         EvalOptions(onnx, _trained_task(onnx), episodes=8, duration_s=20.0, overrides=sets)
     )
     assert (report["walks"], report["falls"]) == (committed["walks"], committed["falls"])
+    assert report["by_terrain"] == committed.get("by_terrain")  # null on flat ground
     assert report["tracking_reward_fraction"] == pytest.approx(
         committed["tracking_reward_fraction"], abs=1e-3
     )
@@ -300,6 +301,31 @@ def test_rough_evaluation_starts_on_the_hardest_third_of_the_rows() -> None:
     assert not any("init_level" in o for o in play_overrides(task_config("go2_flat"), 20.0))
     with pytest.raises(UserError, match="not a range within the terrain's 10 rows"):
         make_env("go2_rough", num_envs=2, seed=0, overrides=("terrain.max_init_level=10",))
+
+
+def test_rough_report_counts_falls_by_the_terrain_each_episode_started_on() -> None:
+    """Episode i of N starts on column i * num_cols // N (resets.py), whose type is the first
+    whose cumulative proportion exceeds column / num_cols: 8 episodes on go2_rough's 20 columns
+    (columns 0, 2, 5, 7, 10, 12, 15, 17) are 2 pyramid stairs, 2 inverted, 1 boxes, 2 random
+    rough, 1 slope, on rows 7-9."""
+    from training.evaluation.play import play_overrides
+    from training.evaluation.rollout import _episode_tiles, by_terrain
+    from training.tasks import make_env, task_config
+
+    env = make_env("go2_rough", 8, 0, overrides=play_overrides(task_config("go2_rough"), 20.0))
+    tiles = _episode_tiles(env)
+    kinds = [k for k, _ in tiles]
+    assert kinds == ["pyramid_stairs"] * 2 + ["pyramid_stairs_inv"] * 2 + ["boxes"] + [
+        "random_rough"] * 2 + ["pyramid_slope"]  # fmt: skip
+    assert {r for _, r in tiles} <= {7, 8, 9}
+    fell = np.array([1, 0, 1, 1, 0, 0, 0, 1], dtype=bool)
+    report = by_terrain(tiles, fell)
+    assert list(report) == ["pyramid_stairs", "pyramid_stairs_inv", "boxes", "random_rough",
+                            "pyramid_slope"]  # fmt: skip
+    assert [(v["episodes"], v["falls"]) for v in report.values()] == [
+        (2, 1), (2, 2), (1, 0), (2, 0), (1, 1)]  # fmt: skip
+    assert report["random_rough"]["rows"] == [tiles[5][1], tiles[6][1]]
+    assert _episode_tiles(make_env("go2_flat", 2, 0)) is None
 
 
 @pytest.mark.parametrize("robot, task", [("go2", "go2_flat"), ("h1", "h1_flat")])

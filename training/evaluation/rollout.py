@@ -65,6 +65,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     if opts.video is not None and video_problem is None:
         recorder, video_problem = _recorder(env, opts.video)
     metrics = EpisodeMetrics(cfg, env.robot.policy_joint_names, env.num_envs)
+    tiles = _episode_tiles(env)  # before the run: a fall moves an env's level at its reset
     _run(env, policy, metrics, recorder)
     frames = recorder.close() if recorder is not None else None
     return {
@@ -84,10 +85,30 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
         "play_overrides": list(play),
         "adopted_from_policy": list(adopted),
         **metrics.result(env.control_dt, opts.duration_s, opts.commands == "random"),
+        "by_terrain": None if tiles is None else by_terrain(tiles, metrics.fell),
         "video": str(opts.video) if frames else None,
         "video_frames": frames,
         "video_error": video_problem,
     }
+
+
+def _episode_tiles(env) -> list[tuple[str, int]] | None:
+    """(terrain type, row) each episode starts on; None on flat ground."""
+    if env.terrain is None:
+        return None
+    kinds = env.terrain.col_types
+    return [(kinds[c], int(r)) for c, r in zip(env.resets.cols, env.resets.levels, strict=True)]
+
+
+def by_terrain(tiles: list[tuple[str, int]], fell: np.ndarray) -> dict[str, dict]:
+    """Episodes, falls and start rows per terrain type, in the order types first appear."""
+    out: dict[str, dict] = {}
+    for (kind, row), f in zip(tiles, fell, strict=True):
+        entry = out.setdefault(kind, {"episodes": 0, "falls": 0, "rows": []})
+        entry["episodes"] += 1
+        entry["falls"] += int(f)
+        entry["rows"].append(row)
+    return out
 
 
 def _segments(opts: EvalOptions, ranges: np.ndarray) -> list[tuple[str, float, np.ndarray]]:
@@ -156,6 +177,9 @@ def summary_rows(report: dict) -> Iterable[tuple[str, str]]:
     yield "steady vx (after 2 s)", f"{report['steady_vx_m_s']:.4f} m/s"
     yield "tracking reward / max", f"{report['tracking_reward_fraction']:.3f}"
     yield "falls", f"{report['falls']} (fall-free {report['fall_free_episodes']})"
+    if report["by_terrain"]:
+        parts = [f"{k} {v['falls']}/{v['episodes']}" for k, v in report["by_terrain"].items()]
+        yield "falls by terrain", ", ".join(parts)
     yield "sim failures", str(report["sim_failures"])
     yield "mean return", f"{report['mean_return']:.3f}"
     yield "mean episode length", f"{report['mean_episode_length_s']:.2f} s"
