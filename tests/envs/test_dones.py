@@ -70,14 +70,13 @@ def test_base_height_is_measured_from_the_ground_under_the_base() -> None:
     env = make_env("go2_rough", num_envs=2, seed=0, overrides=("min_base_height_m=0.2",))
     zeros = torch.zeros(2, env.num_actions)
     env.step(zeros)
-    # Env 0 low over the terrain's highest cell, env 1 high over its lowest: an absolute
-    # height would get both wrong.
-    heights, h = env.terrain.heights_m, env.terrain.cfg.horizontal_scale_m
-    cells = [np.unravel_index(np.argmax(heights), heights.shape),
-             np.unravel_index(np.argmin(heights), heights.shape)]  # fmt: skip
-    for i, ((iy, ix), above) in enumerate(zip(cells, (0.15, 0.35), strict=True)):
-        env.backend.qpos[i, 0:3] = [ix * h, iy * h, heights[iy, ix] + above]
-    assert heights.max() > 0.5 and heights.min() < -0.5
+    # Env 0 low over the highest stair platform's centre, env 1 high over the deepest pit's:
+    # an absolute height would get both wrong.
+    origins = env.terrain.origins.reshape(-1, 3)
+    tiles = [origins[np.argmax(origins[:, 2])], origins[np.argmin(origins[:, 2])]]
+    for i, (origin, above) in enumerate(zip(tiles, (0.15, 0.35), strict=True)):
+        env.backend.qpos[i, 0:3] = origin + [0.0, 0.0, above]
+    assert tiles[0][2] > 0.5 and tiles[1][2] < -0.5
     env.backend.qvel[:] = 0.0
     _, _, dones, _ = env.step(zeros)
     assert dones.tolist() == [True, False]

@@ -125,3 +125,31 @@ def test_stairs_have_vertical_risers_and_flat_treads(kind: str) -> None:
     rise = abs(terrain.heights_m[round(oy / h), round((ox + half[0]) / h)])
     below, above = (_surface(model, data, ox + half[0] + s, oy + 0.013) for s in (0.02, -0.02))
     assert abs(above - below) == pytest.approx(rise, abs=1e-3) and rise > 0.04
+
+
+def test_height_at_on_stairs_is_the_surface_a_ray_hits() -> None:
+    """The height scan's ground (Terrain.height_at) on stair tiles equals a MuJoCo ray cast on
+    the compiled boxes at 2,000 random points of every stair tile, risers included (bilinear
+    samples would be off by up to a rise within a cell of each riser); off the stairs it stays
+    the field's samples."""
+    cfg = TerrainCfg(num_rows=3, num_cols=10)
+    terrain = Terrain(cfg, np.random.default_rng(1))
+    model = compile_model(GO2, ModelCfg(), SIM_DT, terrain).model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    rng = np.random.default_rng(2)
+    cols = [c for c, k in enumerate(terrain.col_types) if k in STAIR_TYPES]
+    row, col = rng.integers(0, cfg.num_rows, 2000), rng.choice(cols, 2000)
+    centre = terrain.origins[row, col, :2]
+    xy = centre + rng.uniform(-cfg.size_m / 2 + 0.01, cfg.size_m / 2 - 0.01, (2000, 2))
+    got = terrain.height_at(xy[:, 0], xy[:, 1])
+    want = np.array([_surface(model, data, x, y) for x, y in xy])
+    np.testing.assert_allclose(got, want, atol=1e-3)
+    h = cfg.horizontal_scale_m
+    near_riser = np.abs(got - terrain.height_at(xy[:, 0] + h, xy[:, 1])) > 0.04
+    assert near_riser.sum() > 100  # the points include many a cell from a riser
+    flat = terrain.col_types.index("random_rough")
+    iy, ix = (np.round(terrain.origins[1, flat, [1, 0]] / h) + 3).astype(int)
+    assert terrain.height_at(np.array([ix * h]), np.array([iy * h]))[0] == pytest.approx(
+        terrain.heights_m[iy, ix]
+    )

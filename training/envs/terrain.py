@@ -10,8 +10,9 @@ inverted one) over a height field lowered under them (`collision_heights_m`), so
 vertical and their treads flat, as IsaacLab's; the `boxes` type keeps 0.1 m ramps at its cell edges
 (its grid would take ~13,000 boxes).
 World frame: the field's corner is at (0, 0); x runs along rows (difficulty), y along columns.
-Heights are sampled bilinearly for the height scan, which stands in for IsaacLab's ray caster
-(the same hit height on a height field, without casting rays).
+`height_at` stands in for IsaacLab's ray caster (the height scan, spawn and base heights): on a
+stair tile the box tops, exactly (a riser is a step between two 0.1 m scan rays, as a ray cast on
+IsaacLab's mesh sees it); elsewhere the field's samples, bilinearly.
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ class Terrain:
                 )
         self.boxes = np.concatenate(box_rows) if box_rows else np.zeros((0, 6))
         """[B, 6] static boxes of the stairs: centre xyz, half sizes xyz, world frame."""
+        # per column: +1 pyramid stairs, -1 a pit, 0 no stairs; per tile: the rise
+        self._stair_sign = np.array(
+            [(-1.0 if k.endswith("_inv") else 1.0) if k in STAIR_TYPES else 0.0
+             for k in self.col_types]
+        )  # fmt: skip
+        self._rise = np.vectorize(lambda d: _stair_rise(cfg, d))(self.difficulty)
 
     @property
     def extent_m(self) -> tuple[float, float]:
@@ -122,7 +129,8 @@ class Terrain:
         return (nx - 1) * self.cfg.horizontal_scale_m, (ny - 1) * self.cfg.horizontal_scale_m
 
     def height_at(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Ground height at world points (bilinear in each cell), any matching shapes."""
+        """Ground height at world points, any matching shapes: on stair tiles the top of the
+        box under the point; elsewhere bilinear between the field's samples."""
         h = self.cfg.horizontal_scale_m
         ny, nx = self.heights_m.shape
         fx = np.clip(x / h, 0.0, nx - 1.001)
@@ -133,7 +141,30 @@ class Terrain:
         i00 = iy * nx + ix
         z00, z01 = flat[i00], flat[i00 + 1]
         z10, z11 = flat[i00 + nx], flat[i00 + nx + 1]
-        return (z00 * (1 - tx) + z01 * tx) * (1 - ty) + (z10 * (1 - tx) + z11 * tx) * ty
+        z = (z00 * (1 - tx) + z01 * tx) * (1 - ty) + (z10 * (1 - tx) + z11 * tx) * ty
+        if self.boxes.size:
+            self._stair_tops(np.asarray(x, dtype=float), np.asarray(y, dtype=float), z)
+        return z
+
+    def _stair_tops(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
+        """Overwrite z at points on stair tiles with the tile's exact level there: a point at
+        Chebyshev distance r from the tile centre is on level n = #(rings with r <= half)."""
+        cfg = self.cfg
+        u = (x - cfg.border_width_m) / cfg.size_m  # in tiles: row along x, column along y
+        v = (y - cfg.border_width_m) / cfg.size_m
+        row, col = np.floor(u), np.floor(v)
+        on = (row >= 0) & (row < cfg.num_rows) & (col >= 0) & (col < cfg.num_cols)
+        sign = self._stair_sign[np.clip(col, 0, cfg.num_cols - 1).astype(np.int64)]
+        on &= sign != 0
+        if not on.any():
+            return
+        r = cfg.size_m * np.maximum(np.abs(u[on] - row[on] - 0.5), np.abs(v[on] - col[on] - 0.5))
+        levels, half = stair_rings(cfg)  # half[k] = half[0] - k * step width
+        level = np.floor((half[0] - r) / cfg.stairs_step_width_m + 1e-9) + 1
+        np.clip(level, 0, levels, out=level)
+        rise = self._rise[row[on].astype(np.int64), col[on].astype(np.int64)]
+        q = cfg.vertical_scale_m
+        z[on] = sign[on] * np.round(level * rise / q) * q
 
     def _tile_slice(self, row: int, col: int) -> tuple[slice, slice]:
         n, b = self.px_per_tile, self.border_px
