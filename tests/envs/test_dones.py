@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from training.tasks import make_env
@@ -100,3 +101,25 @@ def test_a_go2_resting_on_its_chin_falls_only_under_the_link_rest_rule() -> None
     steps, episode = steps_to_done("link_rest_fall_s=1.0")
     assert episode["termination_link_rest"] == 1.0
     assert 50 < steps < 100  # 1 s of resting after the fold
+
+
+def test_episode_log_gives_the_mean_terrain_level_of_each_type() -> None:
+    """One env per column of go2_rough (types 4 / 4 / 4 / 4 / 2 / 2 columns), levels set by hand:
+    each type's logged level is the mean over its columns."""
+    overrides = ("sim.episode_length_s=0.1", "terrain.curriculum=false")
+    env = make_env("go2_rough", num_envs=20, seed=0, overrides=overrides)
+    env.resets.levels[:] = [0, 1, 2, 3, 9, 9, 9, 9, 4, 4, 6, 6, 0, 0, 0, 1, 7, 8, 2, 3]
+    zeros = torch.zeros(20, env.num_actions)
+    for _ in range(5):
+        _, _, dones, extras = env.step(zeros)
+    assert dones.all()
+    log = {k: v for k, v in extras["episode"].items() if k.startswith("terrain_level")}
+    assert log == {
+        "terrain_level": pytest.approx(4.15),
+        "terrain_level_pyramid_stairs": 1.5,
+        "terrain_level_pyramid_stairs_inv": 9.0,
+        "terrain_level_boxes": 5.0,
+        "terrain_level_random_rough": 0.25,
+        "terrain_level_pyramid_slope": 7.5,
+        "terrain_level_pyramid_slope_inv": 2.5,
+    }

@@ -244,7 +244,11 @@ class VelocityEnv(VecEnv):
         if self.cfg.link_rest_fall_s is not None:
             out["termination_link_rest"] = float(np.mean(resting[ids]))
         if self.terrain is not None:
-            out["terrain_level"] = float(np.mean(self.resets.levels))
+            levels = self.resets.levels
+            out["terrain_level"] = float(np.mean(levels))
+            kinds = np.asarray(self.terrain.col_types)[self.resets.cols]
+            for kind in dict.fromkeys(kinds.tolist()):  # the mean level of each type
+                out[f"terrain_level_{kind}"] = float(np.mean(levels[kinds == kind]))
         return out
 
     def _reset_envs(self, ids: np.ndarray, curriculum: bool) -> None:
