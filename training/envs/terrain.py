@@ -8,7 +8,7 @@ stair meshes have a vertical riser: a 0.3 m tread would be 0.2 m flat and 0.1 m 
 therefore collided with as boxes (`boxes`: one slab per step of a pyramid, four per ring of an
 inverted one) over a height field lowered under them (`collision_heights_m`), so their risers are
 vertical and their treads flat, as IsaacLab's; the `boxes` type keeps 0.1 m ramps at its cell edges
-(its grid would take ~13,000 boxes).
+(its grid as boxes, 14,160 of them, measured 2.3x the env step of go2_rough at 128 envs).
 World frame: the field's corner is at (0, 0); x runs along rows (difficulty), y along columns.
 `height_at` stands in for IsaacLab's ray caster (the height scan, spawn and base heights): on a
 stair tile the box tops, exactly (a riser is a step between two 0.1 m scan rays, as a ray cast on
