@@ -153,3 +153,15 @@ def test_height_at_on_stairs_is_the_surface_a_ray_hits() -> None:
     assert terrain.height_at(np.array([ix * h]), np.array([iy * h]))[0] == pytest.approx(
         terrain.heights_m[iy, ix]
     )
+
+
+def test_a_terrain_models_cameras_clip_at_fixed_distances() -> None:
+    """MuJoCo scales the clip planes by the model's extent (~200 m with a terrain grid): without
+    the fix the near plane sat 2 m out and a genpo-eval video on rough terrain lost the robot."""
+    terrain = Terrain(TerrainCfg(), np.random.default_rng(0))
+    model = compile_model(GO2, ModelCfg(), SIM_DT, terrain).model
+    assert model.stat.extent > 100.0
+    assert model.vis.map.znear * model.stat.extent == pytest.approx(0.01)
+    assert model.vis.map.zfar * model.stat.extent == pytest.approx(200.0)
+    flat = compile_model(GO2, ModelCfg(), SIM_DT).model  # the model file's own planes stay
+    assert flat.vis.map.znear == pytest.approx(0.01) and flat.vis.map.zfar == pytest.approx(50.0)

@@ -105,7 +105,21 @@ def compile_model(
     for i, link in enumerate(robot.merged_links):
         _contact_sensor(spec, f"link_force_{i}", mujoco.mjtObj.mjOBJ_BODY, link.name)
     model = spec.compile()
+    if terrain is not None:
+        _clip_planes(model)
     return _index(model, robot, len(feet))
+
+
+# Absolute clip planes of a camera on a terrain model (genpo-eval --video).
+NEAR_CLIP_M, FAR_CLIP_M = 0.01, 200.0
+
+
+def _clip_planes(model: mujoco.MjModel) -> None:
+    """MuJoCo's clip planes are fractions of the model's extent, which a terrain grid makes
+    ~230 m: the default near plane (0.01 of it) would be 2.3 m away and cut the robot out of
+    any camera closer than that. Visual only."""
+    model.vis.map.znear = NEAR_CLIP_M / model.stat.extent
+    model.vis.map.zfar = FAR_CLIP_M / model.stat.extent
 
 
 def set_contact_solver(spec: mujoco.MjSpec, cfg: ModelCfg) -> None:
