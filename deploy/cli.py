@@ -25,6 +25,7 @@ import numpy as np
 
 from common.cli import user_errors_exit
 from common.config import to_dict
+from common.errors import UserError
 from deploy.commands import FixedCommand, StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
@@ -127,6 +128,8 @@ def prepare(args: argparse.Namespace) -> Plan:
     chords, the damping message, artifact (envelope, golden), limits."""
     robot = get_robot(args.robot)
     check_run(args.duration, args.domain)
+    if args.no_heading_hold and args.cmd is None:
+        raise UserError("--no-heading-hold goes with --cmd (the sticks give the yaw rate)")
     estop = [] if args.estop is None else [f"remote.estop={args.estop}"]
     cfg = load_deploy_cfg(robot.name, args.sim, tuple(args.set) + tuple(estop))
     check_settings(cfg, robot)

@@ -121,6 +121,7 @@ SETTINGS = [
     (["--duration", "nan"], "--duration nan"),
     (["--domain", "999"], "--domain 999"),
     (["--cmd", "5,0,0"], "outside the policy's training ranges"),
+    (["--no-heading-hold"], "--no-heading-hold goes with --cmd"),
 ]
 
 
