@@ -97,6 +97,7 @@ class Plan:
     keys: Chords  # the remote's e-stop, stand and policy chords
     damping: Any  # the prebuilt damping LowCmd (deploy.damping.build_damping), never rewritten
     limits: JointLimits  # target range, rate and torque bounds the motor loop enforces
+    fixed: FixedCommand | None  # --cmd (checked against the training ranges), else the sticks
 
 
 def chords(cfg: DeployCfg) -> Chords:
@@ -139,8 +140,12 @@ def prepare(args: argparse.Namespace) -> Plan:
     policy = load_policy(Path(path), robot, log)
     contract = policy.artifact.contract
     check_against_policy(cfg, contract.control_dt_s)
+    fixed = None
     if args.cmd is not None:
-        fixed_command(args.cmd, contract.command_ranges)
+        ranges = contract.command_ranges
+        fixed = FixedCommand(
+            fixed_command(args.cmd, ranges), ranges[2], hold_heading=not args.no_heading_hold
+        )
     range_factor = target_range_factor(cfg.safety.target_range_factor, policy.artifact)
     limits = joint_limits(
         robot,
@@ -153,7 +158,7 @@ def prepare(args: argparse.Namespace) -> Plan:
     )
     action = contract.action
     check_stand_pose(limits, np.array(action.offset), action.joint_names, range_factor)
-    return Plan(robot, cfg, policy, keys, damping, limits)
+    return Plan(robot, cfg, policy, keys, damping, limits, fixed)
 
 
 def target_range_factor(configured: float, artifact: Artifact) -> float:
@@ -219,14 +224,9 @@ def build_daemon(
         policy_period_s=contract.control_dt_s, metrics=metrics, recorder=recorder, log=log,
         source=source,
     )  # fmt: skip
-    fixed = None
-    if args.cmd is not None:
-        ranges = contract.command_ranges
-        fixed = FixedCommand(
-            fixed_command(args.cmd, ranges), ranges[2], hold_heading=not args.no_heading_hold
-        )
-        if fixed.holds:
-            log("heading hold: wz steers back to the heading at the policy's start (IMU yaw)")
+    fixed = plan.fixed
+    if fixed is not None and fixed.holds:
+        log("heading hold: wz steers back to the heading at the policy's start (IMU yaw)")
     sticks = None
     if fixed is None:
         sticks = StickCommand(contract.command_ranges, cfg.commands.deadband,

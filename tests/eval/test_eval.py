@@ -309,11 +309,11 @@ def test_rough_report_counts_falls_by_the_terrain_each_episode_started_on() -> N
     (columns 0, 2, 5, 7, 10, 12, 15, 17) are 2 pyramid stairs, 2 inverted, 1 boxes, 2 random
     rough, 1 slope, on rows 7-9."""
     from training.evaluation.play import play_overrides
-    from training.evaluation.rollout import _episode_tiles, by_terrain
+    from training.evaluation.rollout import by_terrain, episode_tiles
     from training.tasks import make_env, task_config
 
     env = make_env("go2_rough", 8, 0, overrides=play_overrides(task_config("go2_rough"), 20.0))
-    tiles = _episode_tiles(env)
+    tiles = episode_tiles(env)
     kinds = [k for k, _ in tiles]
     assert kinds == ["pyramid_stairs"] * 2 + ["pyramid_stairs_inv"] * 2 + ["boxes"] + [
         "random_rough"] * 2 + ["pyramid_slope"]  # fmt: skip
@@ -325,7 +325,7 @@ def test_rough_report_counts_falls_by_the_terrain_each_episode_started_on() -> N
     assert [(v["episodes"], v["falls"]) for v in report.values()] == [
         (2, 1), (2, 2), (1, 0), (2, 0), (1, 1)]  # fmt: skip
     assert report["random_rough"]["rows"] == [tiles[5][1], tiles[6][1]]
-    assert _episode_tiles(make_env("go2_flat", 2, 0)) is None
+    assert episode_tiles(make_env("go2_flat", 2, 0)) is None
 
 
 @pytest.mark.parametrize("robot, task", [("go2", "go2_flat"), ("h1", "h1_flat")])

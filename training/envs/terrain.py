@@ -142,7 +142,7 @@ class Terrain:
         z00, z01 = flat[i00], flat[i00 + 1]
         z10, z11 = flat[i00 + nx], flat[i00 + nx + 1]
         z = (z00 * (1 - tx) + z01 * tx) * (1 - ty) + (z10 * (1 - tx) + z11 * tx) * ty
-        if self.boxes.size:
+        if self._stair_sign.any():
             self._stair_tops(np.asarray(x, dtype=float), np.asarray(y, dtype=float), z)
         return z
 
@@ -159,9 +159,7 @@ class Terrain:
         if not on.any():
             return
         r = cfg.size_m * np.maximum(np.abs(u[on] - row[on] - 0.5), np.abs(v[on] - col[on] - 0.5))
-        levels, half = stair_rings(cfg)  # half[k] = half[0] - k * step width
-        level = np.floor((half[0] - r) / cfg.stairs_step_width_m + 1e-9) + 1
-        np.clip(level, 0, levels, out=level)
+        level = stair_level(cfg, r)
         rise = self._rise[row[on].astype(np.int64), col[on].astype(np.int64)]
         q = cfg.vertical_scale_m
         z[on] = sign[on] * np.round(level * rise / q) * q
@@ -196,6 +194,13 @@ def stair_rings(cfg: TerrainCfg) -> tuple[int, np.ndarray]:
     levels = num_steps + 1
     half = cfg.size_m / 2 - cfg.stairs_border_m - np.arange(levels) * cfg.stairs_step_width_m
     return levels, half
+
+
+def stair_level(cfg: TerrainCfg, r: np.ndarray) -> np.ndarray:
+    """Level of points at Chebyshev distance r from a stair tile's centre: how many rings'
+    squares hold each (a point on a riser is the upper level's)."""
+    _, half = stair_rings(cfg)
+    return (np.asarray(r)[..., None] <= half + 1e-9).sum(axis=-1)
 
 
 def stair_boxes(cfg: TerrainCfg, kind: str, difficulty: float, centre_xy: np.ndarray) -> np.ndarray:
@@ -261,10 +266,7 @@ def tile_heights(
     edge = cfg.size_m / 2 - np.maximum(np.abs(cx), np.abs(cy))
     if kind in STAIR_TYPES:
         rise = _stair_rise(cfg, difficulty)
-        _, half = stair_rings(cfg)
-        # level of a sample: how many rings' squares hold it (a sample on a riser is the upper's)
-        ring = np.maximum(np.abs(cx), np.abs(cy))
-        z = (ring[..., None] <= half + 1e-9).sum(axis=-1) * rise
+        z = stair_level(cfg, np.maximum(np.abs(cx), np.abs(cy))) * rise
         return -z if kind.endswith("_inv") else z
     if kind == "boxes":
         bound = _lerp(cfg.boxes_grid_height_m, difficulty)

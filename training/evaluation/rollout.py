@@ -65,7 +65,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     if opts.video is not None and video_problem is None:
         recorder, video_problem = _recorder(env, opts.video)
     metrics = EpisodeMetrics(cfg, env.robot.policy_joint_names, env.num_envs)
-    tiles = _episode_tiles(env)  # before the run: a fall moves an env's level at its reset
+    tiles = episode_tiles(env)  # before the run: a fall moves an env's level at its reset
     _run(env, policy, metrics, recorder)
     frames = recorder.close() if recorder is not None else None
     return {
@@ -92,7 +92,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
     }
 
 
-def _episode_tiles(env) -> list[tuple[str, int]] | None:
+def episode_tiles(env) -> list[tuple[str, int]] | None:
     """(terrain type, row) each episode starts on; None on flat ground."""
     if env.terrain is None:
         return None
