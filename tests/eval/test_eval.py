@@ -274,10 +274,20 @@ def test_shipped_policy_scores_what_its_folder_reports(onnx: Path) -> None:
         EvalOptions(onnx, _trained_task(onnx), episodes=8, duration_s=20.0, overrides=sets)
     )
     assert (report["walks"], report["falls"]) == (committed["walks"], committed["falls"])
-    assert report["by_terrain"] == committed.get("by_terrain")  # null on flat ground
+    got, want = report["by_terrain"], committed.get("by_terrain")  # null on flat ground
+    assert _without_tracking(got) == _without_tracking(want)
+    if want is not None:
+        for kind, entry in want.items():
+            assert got[kind]["tracking"] == pytest.approx(entry["tracking"], abs=1e-3), kind
     assert report["tracking_reward_fraction"] == pytest.approx(
         committed["tracking_reward_fraction"], abs=1e-3
     )
+
+
+def _without_tracking(terrain: dict | None) -> dict | None:
+    if terrain is None:
+        return None
+    return {k: {f: v for f, v in e.items() if f != "tracking"} for k, e in terrain.items()}
 
 
 def test_the_shipped_policies_that_walk() -> None:
@@ -307,7 +317,8 @@ def test_rough_report_counts_falls_by_the_terrain_each_episode_started_on() -> N
     """Episode i of N starts on column i * num_cols // N (resets.py), whose type is the first
     whose cumulative proportion exceeds column / num_cols: 8 episodes on go2_rough's 20 columns
     (columns 0, 2, 5, 7, 10, 12, 15, 17) are 2 pyramid stairs, 2 inverted, 1 boxes, 2 random
-    rough, 1 slope, on rows 7-9."""
+    rough, 1 slope, on rows 7-9. A type's tracking is over its episodes' live steps."""
+    from training.evaluation.metrics import EpisodeMetrics
     from training.evaluation.play import play_overrides
     from training.evaluation.rollout import by_terrain, episode_tiles
     from training.tasks import make_env, task_config
@@ -318,13 +329,18 @@ def test_rough_report_counts_falls_by_the_terrain_each_episode_started_on() -> N
     assert kinds == ["pyramid_stairs"] * 2 + ["pyramid_stairs_inv"] * 2 + ["boxes"] + [
         "random_rough"] * 2 + ["pyramid_slope"]  # fmt: skip
     assert {r for _, r in tiles} <= {7, 8, 9}
-    fell = np.array([1, 0, 1, 1, 0, 0, 0, 1], dtype=bool)
-    report = by_terrain(tiles, fell)
+    metrics = EpisodeMetrics(env.cfg, env.robot.policy_joint_names, 8)
+    metrics.fell[:] = [1, 0, 1, 1, 0, 0, 0, 1]
+    metrics.lengths[:] = [100, 300, 50, 60, 1000, 1000, 500, 10]
+    metrics.kernel_sums[:] = [90.0, 150.0, 5.0, 55.0, 800.0, 700.0, 100.0, 1.0]
+    report = by_terrain(tiles, metrics)
     assert list(report) == ["pyramid_stairs", "pyramid_stairs_inv", "boxes", "random_rough",
                             "pyramid_slope"]  # fmt: skip
     assert [(v["episodes"], v["falls"]) for v in report.values()] == [
         (2, 1), (2, 2), (1, 0), (2, 0), (1, 1)]  # fmt: skip
     assert report["random_rough"]["rows"] == [tiles[5][1], tiles[6][1]]
+    tracking = [v["tracking"] for v in report.values()]
+    assert tracking == pytest.approx([240 / 400, 60 / 110, 0.8, 800 / 1500, 0.1])
     assert episode_tiles(make_env("go2_flat", 2, 0)) is None
 
 

@@ -58,8 +58,7 @@ class EpisodeMetrics:
         self.cfg = cfg
         self.terms = tracking_terms(cfg, joint_names)
         self.sq_error = np.zeros(3)
-        self.kernel_sum = 0.0
-        self.live_steps = 0
+        self.kernel_sums = np.zeros(num_envs)  # per episode: its tracking fraction x its steps
         self.returns = np.zeros(num_envs)
         self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.fell = np.zeros(num_envs, dtype=bool)
@@ -83,8 +82,7 @@ class EpisodeMetrics:
         self.steady_vx_sum += float(np.sum(measured[steady, 0]))
         self.steady_steps += int(steady.sum())
         self.sq_error += np.sum(error[live] ** 2, axis=0)
-        self.kernel_sum += float(np.sum(self._tracking_fraction(state)[live]))
-        self.live_steps += int(live.sum())
+        self.kernel_sums += np.where(live, self._tracking_fraction(state), 0.0)
         self.returns += np.where(live, reward, 0.0)
         self.lengths += live
         self.fell |= live & terminated
@@ -96,8 +94,9 @@ class EpisodeMetrics:
         return total / sum(t.weight for t in self.terms)
 
     def result(self, control_dt: float, duration_s: float, random_commands: bool) -> dict:
-        rmse = np.sqrt(self.sq_error / max(self.live_steps, 1))
-        fraction = self.kernel_sum / max(self.live_steps, 1)
+        live_steps = int(self.lengths.sum())
+        rmse = np.sqrt(self.sq_error / max(live_steps, 1))
+        fraction = float(self.kernel_sums.sum()) / max(live_steps, 1)
         falls = int(self.fell.sum())
         protocol = random_commands and duration_s >= WALK_PROTOCOL_DURATION_S - 1e-9
         walks = fraction >= WALK_TRACKING_FRACTION and falls == 0

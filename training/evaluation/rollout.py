@@ -85,7 +85,7 @@ def evaluate(opts: EvalOptions, video_problem: str | None = None) -> dict:
         "play_overrides": list(play),
         "adopted_from_policy": list(adopted),
         **metrics.result(env.control_dt, opts.duration_s, opts.commands == "random"),
-        "by_terrain": None if tiles is None else by_terrain(tiles, metrics.fell),
+        "by_terrain": None if tiles is None else by_terrain(tiles, metrics),
         "video": str(opts.video) if frames else None,
         "video_frames": frames,
         "video_error": video_problem,
@@ -100,14 +100,20 @@ def episode_tiles(env) -> list[tuple[str, int]] | None:
     return [(kinds[c], int(r)) for c, r in zip(env.resets.cols, env.resets.levels, strict=True)]
 
 
-def by_terrain(tiles: list[tuple[str, int]], fell: np.ndarray) -> dict[str, dict]:
-    """Episodes, falls and start rows per terrain type, in the order types first appear."""
+def by_terrain(tiles: list[tuple[str, int]], metrics: EpisodeMetrics) -> dict[str, dict]:
+    """Episodes, falls, tracking fraction (over their live steps) and start rows per terrain
+    type, in the order types first appear."""
+    kinds = np.array([kind for kind, _ in tiles])
     out: dict[str, dict] = {}
-    for (kind, row), f in zip(tiles, fell, strict=True):
-        entry = out.setdefault(kind, {"episodes": 0, "falls": 0, "rows": []})
-        entry["episodes"] += 1
-        entry["falls"] += int(f)
-        entry["rows"].append(row)
+    for kind in dict.fromkeys(kinds.tolist()):
+        mine = kinds == kind
+        steps = int(metrics.lengths[mine].sum())
+        out[kind] = {
+            "episodes": int(mine.sum()),
+            "falls": int(metrics.fell[mine].sum()),
+            "tracking": float(metrics.kernel_sums[mine].sum()) / max(steps, 1),
+            "rows": [row for k, row in tiles if k == kind],
+        }
     return out
 
 
@@ -178,8 +184,9 @@ def summary_rows(report: dict) -> Iterable[tuple[str, str]]:
     yield "tracking reward / max", f"{report['tracking_reward_fraction']:.3f}"
     yield "falls", f"{report['falls']} (fall-free {report['fall_free_episodes']})"
     if report["by_terrain"]:
-        parts = [f"{k} {v['falls']}/{v['episodes']}" for k, v in report["by_terrain"].items()]
-        yield "falls by terrain", ", ".join(parts)
+        terrain = report["by_terrain"].items()
+        yield "falls by terrain", ", ".join(f"{k} {v['falls']}/{v['episodes']}" for k, v in terrain)
+        yield "tracking by terrain", ", ".join(f"{k} {v['tracking']:.3f}" for k, v in terrain)
     yield "sim failures", str(report["sim_failures"])
     yield "mean return", f"{report['mean_return']:.3f}"
     yield "mean episode length", f"{report['mean_episode_length_s']:.2f} s"
