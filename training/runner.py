@@ -157,11 +157,14 @@ class OnPolicyRunner:
         return TrainLogger(self.log_dir, start, end, self.cfg.runner.progress_bar)
 
     def _action_stats(self) -> dict[str, float]:
-        """Per-dim std of the executed action (and, for GenPO, of x - y) over the rollout."""
+        """Per-dim std of the executed action (and, for GenPO, of x - y) over the rollout, and
+        the policy's noise for a given state (`action_noise_std`)."""
         stored = self.alg.storage.actions.flatten(0, 1)
         policy = self.alg.policy
         executed = policy.executed_action(stored)
         stats = {f"action/std_{i}": v for i, v in enumerate(executed.std(0).tolist())}
+        obs = self.alg.storage.obs.flatten(0, 1)
+        stats["action/noise_std"] = action_noise_std(policy, obs, seed=self.current_iteration)
         if policy.family == "flow":
             x, y = stored.split(policy.action_dim, dim=-1)
             gap = x - y
@@ -326,3 +329,23 @@ def set_rng_states(state: dict) -> None:
     np.random.set_state((generator, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+NOISE_STATES = 256  # observations from the rollout that the noise is measured on
+NOISE_DRAWS = 8  # latent (or Gaussian) draws per observation
+
+
+def action_noise_std(policy, obs: torch.Tensor, seed: int, draws: int = NOISE_DRAWS) -> float:
+    """Mean over states and action dims of the executed action's std across draws of the
+    policy's noise for the same (normalised) observation: its exploration noise. `action/std_*`
+    is the spread over the whole rollout, which adds the mean action's variation across states
+    (on go2_rough most of it). Draws come from a generator of their own, so training's random
+    stream is the same with or without this measurement."""
+    obs = obs[:: max(1, obs.shape[0] // NOISE_STATES)][:NOISE_STATES]
+    gen = torch.Generator(device=obs.device).manual_seed(seed)
+    shape = (obs.shape[0], policy.stored_action_dim)
+    actions = [
+        policy.act(obs, torch.randn(shape, generator=gen, device=obs.device, dtype=obs.dtype))
+        for _ in range(draws)
+    ]
+    return torch.stack(actions).std(0).mean().item()

@@ -28,6 +28,7 @@ EXPECTED = {
     "train/explained_variance",
     "action/std_0",
     "action/std_1",
+    "action/noise_std",
     "action/xy_gap",
     "action/xy_std_0",
     "episode/mean_return",
@@ -80,3 +81,34 @@ def test_scalars_and_run_files(tmp_path: Path) -> None:
     names = {p.name for p in tmp_path.iterdir()}
     assert {"model_1.pt", "model_2.pt", "config.yaml", "git_commit.txt", "git.diff"} <= names
     assert "flow_steps: 5" in (tmp_path / "config.yaml").read_text()
+
+
+def test_action_noise_std_measures_the_noise_for_a_given_state_not_the_spread() -> None:
+    """A Gaussian policy's noise is its std parameter, however much its mean varies across
+    states; a flow's is zero at a vanishing latent std and grows with it. Training's random
+    stream is untouched (the draws use their own generator)."""
+    import torch
+
+    from training.config import FlowPolicyCfg, GaussianPolicyCfg
+    from training.gaussian import GaussianPolicy
+    from training.genpo.flow import FlowPolicy
+    from training.runner import action_noise_std
+
+    torch.manual_seed(0)
+    obs = 3.0 * torch.randn(4096, 5)  # wide states: the mean action spreads far beyond the noise
+    gauss = GaussianPolicy(5, 3, GaussianPolicyCfg(hidden_dims=(16,), init_noise_std=0.3))
+    with torch.no_grad():
+        assert gauss.mean(obs).std(0).mean() > 0.3  # the spread action/std_* would report
+        before = torch.get_rng_state()
+        noise = action_noise_std(gauss, obs, seed=1, draws=400)
+        assert torch.equal(torch.get_rng_state(), before)
+    assert noise == pytest.approx(0.3, rel=0.05)
+
+    def flow_noise(latent_std: float) -> float:
+        cfg = FlowPolicyCfg(hidden_dims=(16,), time_hidden_dims=(8,), latent_std=latent_std)
+        torch.manual_seed(1)
+        with torch.no_grad():
+            return action_noise_std(FlowPolicy(5, 3, cfg), obs, seed=1, draws=64)
+
+    assert flow_noise(1e-6) < 1e-4
+    assert 0.0 < flow_noise(0.5) < flow_noise(1.0)
