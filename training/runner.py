@@ -121,7 +121,7 @@ class OnPolicyRunner:
                     self.alg.process_env_step(rewards, dones, time_outs)
                     self.episodes.record(rewards, dones, extras)
                 self.alg.compute_returns(critic_obs)
-                action_stats = self._action_stats()
+                action_stats = self._action_stats() if logger is not None else {}
             t1 = time.perf_counter()
             losses = self.alg.update()
             t2 = time.perf_counter()

@@ -5,11 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.training.train_helpers import tiny_cfg
+from training.config import FlowPolicyCfg, GaussianPolicyCfg
 from training.envs.toy import PointMassEnv
-from training.runner import OnPolicyRunner
+from training.gaussian import GaussianPolicy
+from training.genpo.flow import FlowPolicy
+from training.runner import OnPolicyRunner, action_noise_std
 
 EXPECTED = {
     "perf/env_steps_per_s",
@@ -87,13 +91,6 @@ def test_action_noise_std_measures_the_noise_for_a_given_state_not_the_spread() 
     """A Gaussian policy's noise is its std parameter, however much its mean varies across
     states; a flow's is zero at a vanishing latent std and grows with it. Training's random
     stream is untouched (the draws use their own generator)."""
-    import torch
-
-    from training.config import FlowPolicyCfg, GaussianPolicyCfg
-    from training.gaussian import GaussianPolicy
-    from training.genpo.flow import FlowPolicy
-    from training.runner import action_noise_std
-
     torch.manual_seed(0)
     obs = 3.0 * torch.randn(4096, 5)  # wide states: the mean action spreads far beyond the noise
     gauss = GaussianPolicy(5, 3, GaussianPolicyCfg(hidden_dims=(16,), init_noise_std=0.3))
