@@ -209,3 +209,12 @@ class ObservationHistory:
             self.fresh[...] = False
         window = buf[..., i + 1 : i + 1 + self.frames, :]
         return window.reshape(*window.shape[:-2], -1)  # a view: the window is contiguous per row
+
+    def load(self, window: np.ndarray) -> None:
+        """Continue from a stacked input `push` returned ([..., frames * frame_dim]): the next
+        push appends to it (a resumed run carries on from its saved observation)."""
+        frames = window.reshape(*window.shape[:-1], self.frames, -1)
+        self._slot = self.frames - 1
+        self.buf[..., : self.frames, :] = frames
+        self.buf[..., self.frames :, :] = frames
+        self.fresh[...] = False

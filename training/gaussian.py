@@ -45,6 +45,11 @@ class GaussianPolicy(nn.Module):
             "cfg": to_dict(self.cfg),
         }
 
+    def obs_input(self) -> tuple[str, int]:
+        """(name of the weight whose columns read the observation, its first obs column): the
+        mean network's first layer reads the observation alone (training/history.py)."""
+        return "mean_net.0.weight", 0
+
     def mean(self, obs: torch.Tensor) -> torch.Tensor:
         """[B, obs] -> [B, d]."""
         return self.mean_net(obs)

@@ -22,6 +22,7 @@ from training.checkpoint import (
 )
 from training.config import ALGOS, TrainCfg
 from training.envs.vec_env import VecEnv
+from training.history import widen_history
 from training.logger import EpisodeTracker, TrainLogger, git_commit, write_git_info
 from training.modules import Critic
 from training.normalizer import EmpiricalNormalization
@@ -220,6 +221,8 @@ class OnPolicyRunner:
                 f"checkpoint '{path}' holds a {ckpt['policy_family']} policy but the config asks "
                 f"for algo '{self.cfg.algo}'; set algo to match the checkpoint"
             )
+        if self.robot_contract is not None:  # a longer actor history than the checkpoint's
+            ckpt = widen_history(ckpt, self.robot_contract, alg.policy, path)
         _load(alg.policy, ckpt["policy_state"], path, "policy")
         _load(alg.critic, ckpt["critic_state"], path, "critic")
         for module, key in (

@@ -60,7 +60,13 @@ def _through_checkpoint(state: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("task", "extra"), [("go2_flat", ()), ("go2_rough", SMALL_ROUGH)], ids=["flat", "rough"]
+    ("task", "extra"),
+    [
+        ("go2_flat", ()),
+        ("go2_rough", SMALL_ROUGH),
+        ("go2_flat", ("observations.history_length=4",)),
+    ],
+    ids=["flat", "rough", "flat_history"],
 )
 def test_restored_env_continues_identically(task: str, extra: tuple[str, ...]) -> None:
     overrides = BUSY + extra

@@ -83,6 +83,12 @@ class FlowPolicy(nn.Module):
             "cfg": to_dict(self.cfg),
         }
 
+    def obs_input(self) -> tuple[str, int]:
+        """(name of the weight whose columns read the observation, its first obs column):
+        the first layer of v reads cat(u, s, e). For widening the observation
+        (training/history.py)."""
+        return "velocity_net.0.weight", self.action_dim
+
     # ----- export hooks -------------------------------------------------------------------
 
     def time_embeddings(self) -> torch.Tensor:

@@ -85,6 +85,9 @@ def load_env_state(env: VelocityEnv, state: dict[str, Any]) -> None:
         setattr(obj, attr, _array(state["arrays"][key], getattr(obj, attr), key))
     env.episode_sums = {k: v.numpy().copy() for k, v in state["episode_sums"].items()}
     env._obs_dict = {k: v.to(env.device).clone() for k, v in state["observations"].items()}
+    # The actor's frame history is its saved observation (float32 values, which the next
+    # observations also round to): its next push continues the window as before the save.
+    env.obs.frames.load(state["observations"]["policy"].double().numpy())
     # Commands, resets and observation noise share this one Generator.
     env.rng.bit_generator.state = state["rng"]
 
