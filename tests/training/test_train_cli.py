@@ -83,6 +83,29 @@ def test_history_run_keeps_its_frames_through_resume(tmp_path: Path) -> None:
     assert resumed["task_settings"] == settings
 
 
+def test_resume_can_lengthen_the_history(tmp_path: Path) -> None:
+    """A blind run resumed with --set env.observations.history_length=3 carries on (the
+    iteration count) with an actor of 3 frames, and its run.yaml keeps the new setting for the
+    next resume; going back to fewer frames is refused in one sentence."""
+    run_dir = tmp_path / "run"
+    args = ["--num-envs", "4", "--max-iterations", "1", "--run-dir", str(run_dir), *TINY]
+    assert _train("go2_flat", *args).returncode == 0
+    history = ("--set", "env.observations.history_length=3")
+    second = _train("go2_flat", "--resume", str(run_dir / "model_1.pt"), *history,
+                    "--max-iterations", "1")  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    resumed = load_checkpoint(run_dir / "model_2.pt")
+    assert resumed["robot_contract"]["history_length"] == 3
+    assert resumed["policy_kwargs"]["obs_dim"] == 3 * 45
+    assert resumed["task_settings"]["observations.history_length"] == 3
+    run = yaml.safe_load((run_dir / "run.yaml").read_text())
+    assert run["env_overrides"][-1] == "observations.history_length=3"
+    shorter = ("--set", "env.observations.history_length=0")
+    third = _train("go2_flat", "--resume", str(run_dir / "model_2.pt"), *shorter)
+    assert third.returncode == 2 and "Traceback" not in third.stderr
+    assert "a resume can add frames, not drop them" in third.stderr
+
+
 @pytest.fixture(scope="module")
 def source_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run directory as genpo-train leaves it: run.yaml (written by the CLI's own code), a
