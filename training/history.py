@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from common.errors import UserError
+from common.errors import UserError, first_line
 from training.tasks.config import HISTORY_SETTING
 
 
@@ -41,9 +41,17 @@ def widen_history(ckpt: dict, contract: dict, policy: nn.Module, path: str | Pat
     parameters' order in the optimiser (policy first, then critic: training/ppo.py).
     """
     saved = ckpt.get("robot_contract")
-    if not isinstance(saved, dict) or frames_of(saved) == frames_of(contract):
+    if not isinstance(saved, dict):
+        return ckpt  # a toy env's: no observation frames
+    try:
+        old, new = frames_of(saved), frames_of(contract)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"checkpoint '{path}' is damaged (its contract's history_length is "
+            f"{saved.get('history_length')!r}); use another checkpoint of the run"
+        ) from None
+    if old == new:
         return ckpt
-    old, new = frames_of(saved), frames_of(contract)
     if new < old:
         raise UserError(
             f"checkpoint '{path}' reads {old} observation frames but this run's "
@@ -56,7 +64,18 @@ def widen_history(ckpt: dict, contract: dict, policy: nn.Module, path: str | Pat
             f"checkpoint '{path}' has an actor input of {obs_dim} values, which is not {old} "
             f"frames of this run's {policy.obs_dim // new}; resume it with its own task"
         )
-    frame = obs_dim // old
+    try:
+        return _widened(ckpt, saved, contract, policy, obs_dim // old, old, new)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise UserError(
+            f"checkpoint '{path}' is damaged: it cannot be widened to {new} observation frames "
+            f"({first_line(exc)}); use another checkpoint of the run"
+        ) from None
+
+
+def _widened(
+    ckpt: dict, saved: dict, contract: dict, policy: nn.Module, frame: int, old: int, new: int
+) -> dict:
     out = copy.copy(ckpt)
     name, start = policy.obs_input()
     out["policy_state"] = dict(ckpt["policy_state"])

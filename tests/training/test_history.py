@@ -102,3 +102,15 @@ def test_the_frames_read_before_become_the_newest() -> None:
     assert zero.tolist() == [lead + [0.0, 0.0] * 2 + a + b + trail]
     oldest = _widen(value, start=1, frame=2, old=2, new=4, fill="oldest")
     assert oldest.tolist() == [lead + a * 2 + a + b + trail]
+
+
+def test_a_damaged_checkpoint_is_one_sentence(tmp_path: Path) -> None:
+    """A checkpoint whose actor weight is missing cannot be widened: a UserError, no traceback."""
+    blind = _runner("genpo", 0, tmp_path / "blind")
+    blind.learn(1)
+    path = tmp_path / "blind" / "model_1.pt"
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["policy_state"][blind.alg.policy.obs_input()[0]]
+    torch.save(ckpt, path)
+    with pytest.raises(UserError, match="is damaged: it cannot be widened to 3 observation frames"):
+        _runner("genpo", 3).load(path)
