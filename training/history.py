@@ -25,12 +25,8 @@ import torch
 from torch import nn
 
 from common.errors import UserError, first_line
+from robots.contract import PolicyContract
 from training.tasks.config import HISTORY_SETTING
-
-
-def frames_of(contract: dict) -> int:
-    """Actor frames a plain-dict contract reads (history_length 0 is one frame)."""
-    return max(1, int(contract.get("history_length", 0)))
 
 
 def widen_history(ckpt: dict, contract: dict, policy: nn.Module, path: str | Path) -> dict:
@@ -40,32 +36,26 @@ def widen_history(ckpt: dict, contract: dict, policy: nn.Module, path: str | Pat
     policy: the run's (new) policy module, for the weight that reads the observation and the
     parameters' order in the optimiser (policy first, then critic: training/ppo.py).
     """
-    saved = ckpt.get("robot_contract")
-    if not isinstance(saved, dict):
+    if not isinstance(ckpt.get("robot_contract"), dict):
         return ckpt  # a toy env's: no observation frames
-    try:
-        old, new = frames_of(saved), frames_of(contract)
-    except (TypeError, ValueError):
-        raise UserError(
-            f"checkpoint '{path}' is damaged (its contract's history_length is "
-            f"{saved.get('history_length')!r}); use another checkpoint of the run"
-        ) from None
+    saved = PolicyContract.from_dict(ckpt["robot_contract"])  # a damaged one: ContractError
+    wanted = PolicyContract.from_dict(contract)
+    old, new = saved.history_frames, wanted.history_frames
     if old == new:
         return ckpt
     if new < old:
         raise UserError(
             f"checkpoint '{path}' reads {old} observation frames but this run's "
             f"env.observations.history_length gives {new}; a resume can add frames, not drop "
-            f"them: set env.observations.history_length={saved.get('history_length', 0)} or more"
+            f"them: set env.observations.history_length={saved.history_length} or more"
         )
-    obs_dim = ckpt["policy_kwargs"]["obs_dim"]
-    if obs_dim % old or obs_dim // old * new != policy.obs_dim:
+    if saved.frame_dim != wanted.frame_dim or ckpt["policy_kwargs"]["obs_dim"] != saved.obs_dim:
         raise UserError(
-            f"checkpoint '{path}' has an actor input of {obs_dim} values, which is not {old} "
-            f"frames of this run's {policy.obs_dim // new}; resume it with its own task"
+            f"checkpoint '{path}' reads frames of {saved.frame_dim} values, this run's actor "
+            f"frames of {wanted.frame_dim}; resume it with its own task"
         )
     try:
-        return _widened(ckpt, saved, contract, policy, obs_dim // old, old, new)
+        return _widened(ckpt, wanted.history_length, policy, saved.frame_dim, old, new)
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise UserError(
             f"checkpoint '{path}' is damaged: it cannot be widened to {new} observation frames "
@@ -74,7 +64,7 @@ def widen_history(ckpt: dict, contract: dict, policy: nn.Module, path: str | Pat
 
 
 def _widened(
-    ckpt: dict, saved: dict, contract: dict, policy: nn.Module, frame: int, old: int, new: int
+    ckpt: dict, history_length: int, policy: nn.Module, frame: int, old: int, new: int
 ) -> dict:
     out = copy.copy(ckpt)
     name, start = policy.obs_input()
@@ -82,12 +72,9 @@ def _widened(
     weight = out["policy_state"][name]
     out["policy_state"][name] = _widen(weight, start, frame, old, new, fill="zero")
     out["policy_kwargs"] = {**ckpt["policy_kwargs"], "obs_dim": policy.obs_dim}
-    out["robot_contract"] = {**saved, "history_length": contract.get("history_length", 0)}
+    out["robot_contract"] = {**ckpt["robot_contract"], "history_length": history_length}
     if isinstance(ckpt.get("task_settings"), dict):
-        out["task_settings"] = {
-            **ckpt["task_settings"],
-            HISTORY_SETTING: out["robot_contract"]["history_length"],
-        }
+        out["task_settings"] = {**ckpt["task_settings"], HISTORY_SETTING: history_length}
     if ckpt.get("obs_normalizer_state") is not None:
         out["obs_normalizer_state"] = {
             key: _widen(value, 0, frame, old, new, fill="oldest") if value.ndim == 1 else value
@@ -100,7 +87,8 @@ def _widened(
         )
     if isinstance(ckpt.get("rank_states"), list):
         out["rank_states"] = [
-            _widen_env_state(state, frame, old, new, contract) for state in ckpt["rank_states"]
+            _widen_env_state(state, frame, old, new, history_length)
+            for state in ckpt["rank_states"]
         ]
     return out
 
@@ -133,16 +121,17 @@ def _widen_moments(state: dict, index: int, start: int, frame: int, old: int, ne
     return {**state, "state": states}
 
 
-def _widen_env_state(state: object, frame: int, old: int, new: int, contract: dict) -> object:
-    """A rank's saved state with its env's actor observation and config at `new` frames; the
-    env restarts its frame history (filled with the next frame, as after a reset)."""
+def _widen_env_state(state: object, frame: int, old: int, new: int, history_length: int) -> object:
+    """A rank's saved state with its env's config and actor observation at `new` frames (the
+    added ones copies of the oldest, as after a reset); the env's frame history is restored
+    from that observation (training/tasks/env_state.py)."""
     if not isinstance(state, dict) or not isinstance(state.get("env"), dict):
         return state
     env = dict(state["env"])
     try:
         identity = dict(env["identity"])
         config = json.loads(identity["config"])
-        config["observations"]["history_length"] = contract.get("history_length", 0)
+        config["observations"]["history_length"] = history_length
         identity["config"] = json.dumps(config, sort_keys=True)
         observations = dict(env["observations"])
         observations["policy"] = _widen(observations["policy"], 0, frame, old, new, "oldest")
