@@ -10,6 +10,7 @@ one training or export job do.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
@@ -103,3 +104,12 @@ def check_output_file(path: Path, option: str) -> None:
     if path.is_dir():
         raise UserError(f"{option} '{path}' is a directory; pass the path of a file to write")
     writable_dir(path.parent, f"folder of {option}", option)
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

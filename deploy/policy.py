@@ -6,6 +6,7 @@ preallocated arrays); TensorRT (deploy/trt_policy.py) implements the same Protoc
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from common.errors import UserError
+from common.files import file_sha256
 from robots.artifact import ARTIFACT_KEY
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT, ort_session
 
@@ -128,6 +130,8 @@ def engine_runtime(
     if not sidecar.is_file():
         log(f"{engine} has no metadata sidecar {sidecar.name}; using ONNX Runtime")
         return None
+    text = sidecar.read_text()
+    check_engine_pair(onnx_path, engine, text)
     from deploy.trt_policy import TrtPolicy, TrtUnavailable
 
     try:
@@ -135,7 +139,24 @@ def engine_runtime(
     except TrtUnavailable as exc:
         log(f"{engine} found but not usable: {exc}; using ONNX Runtime")
         return None
-    return runtime, sidecar.read_text()
+    return runtime, text
+
+
+def check_engine_pair(onnx_path: Path, engine: Path, sidecar_text: str) -> None:
+    """The engine beside `onnx_path` was built from that very file and is the one its sidecar
+    describes (genpo-export --trt records both sha256); a stale engine left from an earlier
+    export would otherwise replace the ONNX unseen. UserError naming the mismatch."""
+    try:
+        facts = json.loads(sidecar_text).get("engine") or {}
+    except (ValueError, AttributeError):
+        facts = None
+    if not isinstance(facts, dict):
+        raise UserError(f"{engine}.json is no engine sidecar; rebuild it with genpo-export --trt")
+    fix = f"rebuild it with genpo-export --trt or remove {engine.name}"
+    if facts.get("onnx_sha256") != file_sha256(onnx_path):
+        raise UserError(f"{engine} was not built from {onnx_path.name} (sha256 differs); {fix}")
+    if facts.get("engine_sha256") != file_sha256(engine):
+        raise UserError(f"{engine} is not the engine its sidecar describes; {fix}")
 
 
 def time_inference(runtime: PolicyRuntime, calls: int, warmup: int = 50) -> np.ndarray:

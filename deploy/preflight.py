@@ -4,12 +4,12 @@ and this machine's runtime. Any failure is a UserError (one sentence, exit 2, no
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from common.errors import UserError
+from common.files import file_sha256
 from deploy.policy import PolicyRuntime, engine_runtime, load_runtime
 from robots.artifact import Artifact, parse_artifact, verify_golden
 from robots.spec import RobotSpec
@@ -48,10 +48,6 @@ def default_policy_path(robot: str, root: Path = REPO_ROOT) -> Path:
     )
 
 
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print) -> LoadedPolicy:
     """Load and verify: artifact metadata present, parsed, fits `robot` and its envelope
     (safety/envelope.py), the runtime's inputs
@@ -83,4 +79,4 @@ def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print
         check_artifact(artifact, robot)
         log(f"TensorRT engine {path.with_suffix('.engine')} replaces ONNX Runtime")
     err = verify_golden(artifact, runtime.run_batch)
-    return LoadedPolicy(path, sha256_of(path), artifact, runtime, err)
+    return LoadedPolicy(path, file_sha256(path), artifact, runtime, err)

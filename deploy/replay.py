@@ -16,8 +16,8 @@ import numpy as np
 
 from common.cli import user_errors_exit
 from common.errors import UserError
+from common.files import file_sha256
 from deploy.policy import OrtPolicy
-from deploy.preflight import sha256_of
 from deploy.recorder import read_log
 
 
@@ -52,7 +52,7 @@ def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
         "mismatched": mismatched,
         "first_mismatch": first,
         "max_abs_diff": worst,
-        "artifact_sha256_ok": sha256_of(path) == header.get("artifact_sha256"),
+        "artifact_sha256_ok": file_sha256(path) == header.get("artifact_sha256"),
     }
 
 

@@ -12,10 +12,10 @@ import torch
 from torch import nn
 
 from common.errors import UserError
-from common.files import writable_dir
+from common.files import file_sha256, writable_dir
 from common.machine import cpu_model
 from export.graph import reference_action, unrolled_module
-from export.metadata import ARTIFACT_KEY, PolicyDescription, build_document, file_sha256, utc_now
+from export.metadata import ARTIFACT_KEY, PolicyDescription, build_document, utc_now
 from export.metadata import to_json as document_json
 from export.onnx_io import (
     EXPORTER,

@@ -14,12 +14,12 @@ import onnx
 import onnxruntime as ort
 
 from common.errors import UserError, first_line
+from common.files import file_sha256
 from export.exporter import ExportOptions, ExportResult, contract_for_task, measure_latency
 from export.metadata import (
     ARTIFACT_KEY,
     PolicyDescription,
     build_document,
-    file_sha256,
     to_json,
     utc_now,
 )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,7 +14,7 @@ from robots.contract import PolicyContract
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
 from robots.spec import RobotSpec
 
-__all__ = ["ARTIFACT_KEY", "PolicyDescription", "build_document", "file_sha256", "robot_facts"]
+__all__ = ["ARTIFACT_KEY", "PolicyDescription", "build_document", "robot_facts"]
 
 
 @dataclass(frozen=True)
@@ -67,14 +65,6 @@ def robot_facts(robot: RobotSpec) -> dict[str, Any]:
         "kp": robot.values("kp").tolist(),
         "kd": robot.values("kd").tolist(),
     }
-
-
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def utc_now() -> str:

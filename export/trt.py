@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from common.errors import UserError
-from common.files import write_bytes_atomic, write_text_atomic
+from common.files import file_sha256, write_bytes_atomic, write_text_atomic
 from export.verify import latency_us
 from robots.artifact import GOLDEN_ATOL_FP16, GOLDEN_ATOL_FP32, parse_artifact, verify_golden
 from robots.policy_graph import ACTIONS_OUTPUT, NOISE_INPUT, OBS_INPUT
@@ -126,6 +126,9 @@ def export_engine(
         "golden_max_abs_err": golden_err,
         "golden_atol": atol,
         "latency_us": latency,  # includes host<->device copies, as deploy would see them
+        # genpo-deploy runs the engine only beside this ONNX (deploy.policy.check_engine_pair)
+        "onnx_sha256": file_sha256(onnx_path),
+        "engine_sha256": file_sha256(engine_path),
     }
     sidecar = {**document, "golden": {**document["golden"], "atol": atol}, "engine": engine}
     write_text_atomic(f"{engine_path}.json", json.dumps(sidecar, sort_keys=True))
