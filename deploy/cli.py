@@ -5,8 +5,9 @@ another robot, joint count or observation size, an unknown schema version, golde
 not reproduce on this machine, a setting or artifact field outside its documented envelope
 (safety/envelope.py, deploy/validate.py), or a --log it cannot write. Once DDS is open the run
 always ends damped with one JSON line on stdout ("error" names what ended it abnormally);
-progress and warnings go to stderr. Exit codes: 0 done (the robot left damped), 1 internal error
-or recorder fault (damped), 2 refused.
+progress and warnings go to stderr without ever blocking a loop (deploy/log.py). SIGINT,
+SIGTERM, SIGHUP and SIGQUIT each end the run damped. Exit codes: 0 done (the robot left damped),
+1 internal error or recorder fault (damped), 2 refused.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 import time
 import traceback
 from dataclasses import dataclass
@@ -30,7 +30,9 @@ from deploy.commands import FixedCommand, StickCommand, fixed_command
 from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
 from deploy.damping import build_damping, exit_damping
+from deploy.io.netif import check_sim_interface
 from deploy.link import RobotLink, open_link
+from deploy.log import QueuedLog
 from deploy.metrics import LoopMetrics
 from deploy.motor_loop import Chords, MotorLoop, Shared
 from deploy.policy import time_inference
@@ -51,6 +53,10 @@ from robots.artifact import Artifact
 from robots.spec import RobotSpec
 from safety import Cause, JointLimits, joint_limits
 
+# Each ends the run damped: Ctrl-C, kill, a dropped SSH session (HUP), Ctrl-\ (QUIT).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+LOG_FLUSH_S = 1.0  # at exit, how long queued log lines may take to reach stderr
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genpo-deploy", description=__doc__.splitlines()[0])
@@ -69,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--no-heading-hold", action="store_true", help="with --cmd vx,vy,0: command wz = 0 "
         "as given (the policy's own yaw drift stays)")  # fmt: skip
     add("--duration", type=float, default=None, help="seconds until DAMP and exit (default: "
-        "run until SIGINT/SIGTERM)")  # fmt: skip
+        "run until a signal: INT, TERM, HUP or QUIT)")  # fmt: skip
     add("--log", type=Path, default=Path("logs/deploy"), help="directory for the MCAP flight "
         "recorder log (default: %(default)s)")  # fmt: skip
     add("--no-log", action="store_true", help="turn the flight recorder off")
@@ -83,8 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def log(text: str) -> None:
-    print(f"genpo-deploy: {text}", file=sys.stderr, flush=True)
+# Never blocks: the motor loop and the signal handler log (deploy/log.py).
+log = QueuedLog("genpo-deploy")
 
 
 @dataclass(frozen=True)
@@ -129,11 +135,13 @@ def prepare(args: argparse.Namespace) -> Plan:
     chords, the damping message, artifact (envelope, golden), limits."""
     robot = get_robot(args.robot)
     check_run(args.duration, args.domain)
+    if args.sim:
+        check_sim_interface(args.ip, args.iface)
     if args.no_heading_hold and args.cmd is None:
         raise UserError("--no-heading-hold goes with --cmd (the sticks give the yaw rate)")
     estop = [] if args.estop is None else [f"remote.estop={args.estop}"]
     cfg = load_deploy_cfg(robot.name, args.sim, tuple(args.set) + tuple(estop))
-    check_settings(cfg, robot)
+    check_settings(cfg, robot, args.sim)
     keys = chords(cfg)
     damping = build_damping(robot, damping_kd(cfg, robot))
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
@@ -298,21 +306,22 @@ def drive(
             daemon.signal = Cause.SIGNAL
             log(f"signal {signal.Signals(signum).name}: damping, then exit")
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             signal.signal(sig, on_signal)
         lock_memory(log)
         fast_gil_handoff()
         result = daemon.run()
         return result, 0 if "error" not in result else 1
     except BaseException as exc:  # any failure still ends damped, with the JSON line
-        traceback.print_exc()
         if daemon is not None:
             daemon.stop.set()
+            daemon.motor.closed = True
             daemon.final_damping()
         else:  # no loop exists yet: the same message through the link's publish path
             io = link.loop_io
             period_s = 1.0 / plan.cfg.timing.command_hz
             exit_damping(io.publish, io.builder.wire(plan.damping), period_s, log)
+        log(traceback.format_exc().rstrip())  # after damping: nothing may delay it
         return _failed_result(daemon, exc), 1
 
 
@@ -346,4 +355,7 @@ def check(args: argparse.Namespace) -> int:
 @user_errors_exit("genpo-deploy")
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return check(args) if args.check else run(args)
+    try:
+        return check(args) if args.check else run(args)
+    finally:
+        log.flush(LOG_FLUSH_S)  # the queued lines before the error sentence or the exit

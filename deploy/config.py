@@ -26,6 +26,9 @@ class SafetyCfg:
     state_hold_s: float = 0.006  # LowState older than this: hold the last safe targets
     state_damp_s: float = 0.010  # ... older than this: DAMP
     policy_grace_s: float = 0.002  # slack on the policy deadline before a miss is counted
+    # The supervisor damps (without the loops) when the motor loop has not started a tick for
+    # this long: a loop blocked inside a tick holds every LowCmd writer's lock.
+    loop_stall_s: float = 0.1
     max_lost_per_window: int = 20  # motor lost-frame counters, summed increase per window
     lost_window_s: float = 1.0
     max_temperature_c: float = 90.0

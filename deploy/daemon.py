@@ -5,7 +5,9 @@ SCHED_FIFO when allowed. Policy loop: `PolicyLoop.tick` every control period, ha
 off the motor ticks; each output is published at once through an extra motor-loop publish.
 Supervisor (10 Hz): --auto timer, --duration, signals, foreign-publisher poll, sim ground truth,
 periodic metrics; it ends the run only after damping has been published, and publishes damping
-itself after the loops stop (and from any loop that dies by exception).
+itself after the loops stop (and from any loop that dies by exception). When the motor loop has
+not started a tick for `safety.loop_stall_s` (blocked inside one, holding the lock every LowCmd
+writer needs), the supervisor ends the run and damps without waiting for the loops.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Daemon:
         self.stop = threading.Event()
         self.signal: Cause | None = None
         self.failed: BaseException | None = None
+        self.stalled_s: float | None = None  # set when the motor loop stalled: how long
         self._t0_ns = self._next_foreign_ns = clock()
         self._next_print_ns = self._t0_ns + int(cfg.timing.metrics_every_s * 1e9)
         # (height, velocity error^2, forward speed, s in POLICY) sampled in POLICY after blend-in
@@ -100,15 +103,16 @@ class Daemon:
                 deadline, _ = next_deadline_ns(deadline, period_ns, time.monotonic_ns())
         except BaseException as exc:  # a dead loop must still leave the robot damped
             self.failed = exc
+            self.stop.set()
             self.metrics.event(str(Cause.EXCEPTION))
             self.log(f"{name} loop failed: {exc!r}; damping")
-            self.stop.set()
 
     def _start_loops(self) -> list[threading.Thread]:
         timing = self.cfg.timing
         motor_period = int(round(1e9 / timing.command_hz))
         pol_period = int(round(self.policy.period_s * 1e9))
         self.origin_ns = time.monotonic_ns() + 20_000_000  # both loops start on one grid
+        self.motor.ticked_ns = self.origin_ns  # a loop that never ticks counts as stalled
         loops = (
             ("motor", self.motor.tick, motor_period, 0, timing.rt_priority),
             ("policy", self.policy.tick, pol_period, motor_period // 2, timing.rt_priority - 1),
@@ -139,11 +143,16 @@ class Daemon:
                 time.sleep(SUPERVISOR_PERIOD_S)
         finally:
             self.s.trips.append(self.signal or Cause.END_OF_RUN)
-            time.sleep(2.0 / self.cfg.timing.command_hz)  # let the loop damp on its own first
+            stalled = self.stalled_s is not None
+            if not stalled:
+                time.sleep(2.0 / self.cfg.timing.command_hz)  # let the loop damp on its own first
             self.stop.set()
+            self.motor.closed = True  # from here the final damping is the last LowCmd
+            if stalled:  # damping now, not after a blocked loop's lock or join timeouts
+                self.final_damping(wait_lock=False)
             for t in threads:
                 t.join(timeout=1.0)
-            self.final_damping()
+            self.final_damping(wait_lock=not stalled)
         return self.result()
 
     def result(self) -> dict[str, Any]:
@@ -155,6 +164,7 @@ class Daemon:
         """One supervisor period: end-of-run requests, --auto, foreign writers, the recorder,
         sim ground truth, the periodic metrics line."""
         now_ns = self.clock()
+        self._check_stall()
         if self.signal is not None:
             self.s.trips.append(self.signal)
         if self._duration_over():
@@ -173,6 +183,15 @@ class Daemon:
             self._next_print_ns = now_ns + int(self.cfg.timing.metrics_every_s * 1e9)
             self.log(self.metrics.line())
 
+    def _check_stall(self) -> None:
+        """Motor loop alive? A tick not started for safety.loop_stall_s ends the run."""
+        m = self.motor
+        idle_s = (m.clock() - m.ticked_ns) * 1e-9
+        if self.stalled_s is None and idle_s > self.cfg.safety.loop_stall_s:
+            self.stalled_s = idle_s
+            self.metrics.event(str(Cause.LOOP_STALLED))
+            self.log(f"motor loop stalled: no tick for {idle_s:.3f} s; damping without it")
+
     def _check_foreign(self) -> None:
         for monitor in self.opts.foreign_monitors:
             cause = foreign_publisher(len(monitor.poll()), monitor.tolerated)
@@ -184,6 +203,8 @@ class Daemon:
         {"recorder_error": why} when the recorder failed and the user let the run go on."""
         if self.failed is not None:
             return {"error": f"{self.failed!r}"}
+        if self.stalled_s is not None:
+            return {"error": f"motor loop stalled: no tick for {self.stalled_s:.3f} s"}
         rec = self.recorder
         if rec is None or rec.failed is None:
             return {}
@@ -199,7 +220,7 @@ class Daemon:
     def finished(self) -> bool:
         """True once the loops stopped, or the run is ending and has damped for
         auto.exit_after_damp_s."""
-        if self.stop.is_set():
+        if self.stop.is_set() or self.stalled_s is not None:
             return True
         if self.s.mode is not Mode.DAMP:
             return False
@@ -283,10 +304,12 @@ class Daemon:
         }
 
     # --- always damp ------------------------------------------------------------------------
-    def final_damping(self) -> None:
+    def final_damping(self, wait_lock: bool = True) -> None:
         """The prebuilt damping message after the loops stopped (or died), through the one exit
-        path (deploy.damping.exit_damping, under the motor loop's lock)."""
+        path (deploy.damping.exit_damping, under the motor loop's lock; not waiting for it when
+        the loop holding it stalled)."""
         m = self.motor
-        exit_damping(m.publish, m.damping_msg, 1.0 / self.cfg.timing.command_hz, self.log, m.lock)
+        lock = m.lock if wait_lock else None
+        exit_damping(m.publish, m.damping_msg, 1.0 / self.cfg.timing.command_hz, self.log, lock)
         if self.s.mode is not Mode.DAMP:
             self.metrics.visit(str(Mode.DAMP))

@@ -23,7 +23,8 @@ class StandTrajectory:
 
     def targets(self, t_s: float) -> np.ndarray:
         """Targets `t_s` after the start (held at the goal afterwards)."""
-        a = min(max(t_s / self.duration_s, 0.0), 1.0)
+        # 0 s: already at the goal with motion.stand_min_s = 0
+        a = 1.0 if self.duration_s <= 0 else min(max(t_s / self.duration_s, 0.0), 1.0)
         np.multiply(self.goal - self.start, a, out=self._out)
         self._out += self.start
         return self._out

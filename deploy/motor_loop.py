@@ -133,6 +133,7 @@ class MotorLoop:
         self.state: RobotState | None = None
         self.state_ns = 0  # when the current state was taken from DDS
         self._prev_keys = 0
+        self._state_seq = self._checked_seq = 0  # states parsed / states checked (tilt, health)
         # The last *published* targets: every message's rate limit is anchored here, so two
         # publishes within one motor period (policy + regular tick) share one max_step.
         self.prev_targets = np.array(default_q, dtype=np.float64)
@@ -146,6 +147,10 @@ class MotorLoop:
         self._last_seq = -1
         self._gravity = np.zeros(3)
         self.published = 0
+        self.ticked_ns = 0  # when the newest tick started: the supervisor's stall check
+        # Set when the run ends: from then on the final damping is the only LowCmd (a loop that
+        # wakes late must not put a target after it).
+        self.closed = False
 
     @property
     def stand_duration_s(self) -> float:
@@ -154,13 +159,14 @@ class MotorLoop:
     # --- one tick ---------------------------------------------------------------------------
     def tick(self, now_ns: int) -> None:
         """One regular tick (see the module docstring), under `lock`."""
+        self.ticked_ns = self.clock()
         with self.lock:
             self._tick(now_ns)
 
     def _tick(self, now_ns: int) -> None:
         self._publish(now_ns, regular=True)
-        fresh = self._read_state()
-        causes = self._checks(now_ns, fresh)
+        self._read_state()
+        causes = self._checks(now_ns)
         self._apply_requests(now_ns)
         before = self.s.mode
         for cause in causes:
@@ -175,11 +181,17 @@ class MotorLoop:
         return self.state
 
     def publish_policy(self, now_ns: int) -> None:
-        """Publish a fresh policy output at once through the same safety pipeline (the caller
-        holds `lock`)."""
-        if self.s.mode is Mode.POLICY:
-            self._prepare(now_ns, ())
-            self._publish(now_ns, regular=False)
+        """Publish a fresh policy output at once, after the same checks as a tick (queued trips
+        such as the policy loop's NaN guard, the e-stop, the state's age, tilt and motor health
+        of a state the policy loop took) and through the same safety pipeline: a trip publishes
+        damping instead (the caller holds `lock`)."""
+        if self.s.mode is not Mode.POLICY:
+            return
+        causes = self._checks(now_ns)
+        for cause in causes:
+            self._trip(cause, now_ns)
+        self._prepare(now_ns, causes)
+        self._publish(now_ns, regular=False)
 
     def _read_state(self) -> bool:
         """Take the newest LowState; False when none arrived or its CRC is bad."""
@@ -191,6 +203,7 @@ class MotorLoop:
         if state is None:
             return False  # rejected (CRC, implausible): not fresh; a bad stream goes stale
         self.state = state
+        self._state_seq += 1
         self.state_ns = self.clock()
         tick = self.source.freshness_tick(int(state.tick))
         cause = None if tick is None else self.state_dog.observe(tick, self.state_ns)
@@ -200,7 +213,9 @@ class MotorLoop:
         self.s.sticks = self.source.sticks(state.remote, self.state_ns)
         return True
 
-    def _checks(self, now_ns: int, fresh: bool) -> list[Cause]:
+    def _checks(self, now_ns: int) -> list[Cause]:
+        """Trip and limit causes now: queued trips, the e-stop, the state's age, tilt and motor
+        health of a state not checked yet (whichever loop took it), the policy deadline."""
         causes: list[Cause] = []
         while self.s.trips:
             causes.append(self.s.trips.popleft())
@@ -210,7 +225,8 @@ class MotorLoop:
         age = self.state_dog.check(now_ns)
         if age is not None:
             causes.append(age)
-        if self.state is not None and fresh:
+        if self.state is not None and self._state_seq != self._checked_seq:
+            self._checked_seq = self._state_seq
             st = self.state
             tilted = tilt(projected_gravity(st.quat_wxyz, self._gravity), self.max_tilt_rad)
             health = self.motors.check(now_ns, st.lost, st.temperature_c, st.power_v)
@@ -352,7 +368,7 @@ class MotorLoop:
 
     # --- publishing -------------------------------------------------------------------------
     def _publish(self, now_ns: int, regular: bool) -> None:
-        if self._prepared is None:
+        if self._prepared is None or self.closed:
             self._last_pub_ns = None
             return
         if self._dirty:

@@ -102,10 +102,10 @@ class PolicyLoop:
         self.seq += 1
         with self.motor.lock:
             if bad is not None:
-                self.s.trips.append(bad)  # the motor loop damps on its next tick
+                self.s.trips.append(bad)  # the publish below damps instead
             else:
                 self.s.policy_out = PolicyOutput(self.seq, start_ns, self.clock(), targets)
-                self.motor.publish_policy(self.clock())
+            self.motor.publish_policy(self.clock())
         self.metrics.policy_ticks += 1
         self.metrics.inference_us.add(infer_us)
         self.metrics.state_age_us.add(age_us)

@@ -17,8 +17,10 @@ from deploy.io.remote import key_mask
 from robots.spec import RobotSpec
 from safety import JointLimits
 from safety.envelope import (
+    BATTERY_CELL_V_RANGE,
     COMMAND_HZ_RANGE,
     DAMPING_KD_RANGE,
+    MAX_LOOP_STALL_S,
     MAX_STAND_SPEED_RAD_S,
     MAX_STATE_DAMP_S,
     MAX_TILT_DEG,
@@ -31,8 +33,9 @@ DDS_DOMAIN_MAX = 232  # the DDS spec's largest domain id (port mapping)
 PORT_MAX = 65535
 
 
-def check_settings(cfg: DeployCfg, robot: RobotSpec) -> None:
-    """Every DeployCfg value within its envelope, in a fixed order (the first failure is named)."""
+def check_settings(cfg: DeployCfg, robot: RobotSpec, sim: bool = False) -> None:
+    """Every DeployCfg value within its envelope, in a fixed order (the first failure is named);
+    `sim` (genpo-sim on loopback) lets the battery floor go, which no simulator models."""
     s, t = cfg.safety, cfg.timing
     period_s = 1.0 / t.command_hz if finite(t.command_hz) and t.command_hz > 0 else float("nan")
     _need(
@@ -78,16 +81,16 @@ def check_settings(cfg: DeployCfg, robot: RobotSpec) -> None:
         f"must be in [safety.state_hold_s, {MAX_STATE_DAMP_S:g}] s",
     )
     _need(
+        within(s.loop_stall_s, s.state_damp_s, MAX_LOOP_STALL_S),
+        "safety.loop_stall_s",
+        s.loop_stall_s,
+        f"must be in [safety.state_damp_s, {MAX_LOOP_STALL_S:g}] s",
+    )
+    _need(
         within(s.policy_grace_s, 0.0, 1.0),
         "safety.policy_grace_s",
         s.policy_grace_s,
         "must be in [0, 1] s",
-    )
-    _need(
-        within(s.max_lost_per_window, 0, 10**6),
-        "safety.max_lost_per_window",
-        s.max_lost_per_window,
-        "must be >= 0",
     )
     _need(
         _positive(s.lost_window_s, 60.0),
@@ -95,17 +98,29 @@ def check_settings(cfg: DeployCfg, robot: RobotSpec) -> None:
         s.lost_window_s,
         "must be in (0, 60] s",
     )
+    # Above one lost frame per motor period the check could not trip even for a motor that
+    # lost every frame of the window.
+    max_lost = int(t.command_hz * s.lost_window_s)
+    _need(
+        within(s.max_lost_per_window, 0, max_lost),
+        "safety.max_lost_per_window",
+        s.max_lost_per_window,
+        f"must be in [0, {max_lost}] (timing.command_hz x safety.lost_window_s)",
+    )
     _need(
         _positive(s.max_temperature_c, 150.0),
         "safety.max_temperature_c",
         s.max_temperature_c,
         "must be in (0, 150] C",
     )
+    cell_lo, cell_hi = BATTERY_CELL_V_RANGE
+    battery_lo, battery_hi = cell_lo * robot.battery_cells, cell_hi * robot.battery_cells
     _need(
-        within(s.min_battery_v, 0.0, 1000.0),
+        within(s.min_battery_v, battery_lo, battery_hi) or (sim and s.min_battery_v == 0),
         "safety.min_battery_v",
         s.min_battery_v,
-        "must be in [0, 1000] V",
+        f"must be in [{battery_lo:g}, {battery_hi:g}] V for {robot.name}'s "
+        f"{robot.battery_cells}-cell pack (0 only with --sim)",
     )
     _need(
         _positive(s.budget_share, 1.0), "safety.budget_share", s.budget_share, "must be in (0, 1]"
@@ -162,9 +177,15 @@ def _check_motion(cfg: DeployCfg, robot: RobotSpec) -> None:
     )
 
 
+MAX_CHORD_KEYS = 3  # an e-stop is pressed in a hurry: two hands, at most three keys
+# Opposite directions of the remote's D-pad, one rocker: never held down together.
+_EXCLUSIVE_KEYS = (frozenset({"Up", "Down"}), frozenset({"Left", "Right"}))
+
+
 def chord_mask(text: str, key: str) -> int:
-    """Key mask of a "+"-joined chord; EnvelopeError for an empty chord, an empty part or an
-    unknown key (an e-stop that can never match is no e-stop)."""
+    """Key mask of a "+"-joined chord; EnvelopeError for an empty chord, an empty part, an
+    unknown key, more than MAX_CHORD_KEYS keys or opposite D-pad directions (an e-stop that can
+    never match, or not in a hurry, is no e-stop)."""
     parts = [p.strip() for p in str(text).split("+")]
     if not all(parts):
         raise EnvelopeError(
@@ -172,9 +193,19 @@ def chord_mask(text: str, key: str) -> int:
             "(e.g. L2+B)"
         )
     try:
-        return key_mask(parts)
+        mask = key_mask(parts)
     except ValueError as exc:
         raise EnvelopeError(f"deploy setting {key} = {text!r}: {exc}") from None
+    names = set(parts)
+    _need(len(names) <= MAX_CHORD_KEYS, key, text, f"must hold at most {MAX_CHORD_KEYS} keys")
+    for pair in _EXCLUSIVE_KEYS:
+        _need(
+            not pair <= names,
+            key,
+            text,
+            "cannot hold " + " and ".join(sorted(pair)) + " together (one D-pad rocker)",
+        )
+    return mask
 
 
 def _check_remote(cfg: DeployCfg) -> None:

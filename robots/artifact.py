@@ -40,7 +40,7 @@ import numpy as np
 
 from common.compat import zip_strict
 from common.errors import UserError
-from robots.contract import ContractError, PolicyContract
+from robots.contract import ContractError, PolicyContract, json_numbers
 from robots.spec import RobotSpec
 
 ARTIFACT_KEY = "genpo_artifact"
@@ -275,11 +275,21 @@ def _get(doc: dict, key: str, kind: type | tuple[type, ...], where: str = "") ->
     if key not in doc:
         raise ArtifactError(f"policy artifact is missing field {name!r}; re-export the policy")
     value = doc[key]
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise ArtifactError(
             f"policy artifact field {name!r} has the wrong type ({type(value).__name__})"
         )
     return value
+
+
+def _numbers(doc: dict, key: str, where: str, integer: bool = False) -> tuple:
+    values = json_numbers(_get(doc, key, list, where), integer)
+    if values is None:
+        kind = "integers" if integer else "numbers"
+        raise ArtifactError(
+            f"policy artifact field '{where}.{key}' must be a list of {kind}; re-export the policy"
+        )
+    return values
 
 
 def _optional_number(doc: dict, key: str, where: str) -> float | None:
@@ -315,10 +325,10 @@ def _robot(doc: dict) -> RobotFacts:
         idl_family=_get(doc, "idl_family", str, w),
         num_motor_slots=_get(doc, "num_motor_slots", int, w),
         policy_joint_names=tuple(_get(doc, "policy_joint_names", list, w)),
-        isaac_to_sdk=tuple(int(i) for i in _get(doc, "isaac_to_sdk", list, w)),
-        default_q_rad=tuple(float(v) for v in _get(doc, "default_q_rad", list, w)),
-        kp=tuple(float(v) for v in _get(doc, "kp", list, w)),
-        kd=tuple(float(v) for v in _get(doc, "kd", list, w)),
+        isaac_to_sdk=_numbers(doc, "isaac_to_sdk", w, integer=True),
+        default_q_rad=_numbers(doc, "default_q_rad", w),
+        kp=_numbers(doc, "kp", w),
+        kd=_numbers(doc, "kd", w),
     )
 
 

@@ -169,9 +169,7 @@ class PolicyContract:
                     for i, t in enumerate(_typed(data, "critic_terms", list))
                 ),
                 action=_action(_typed(data, "action", dict)),
-                command_ranges=tuple(
-                    (float(r[0]), float(r[1])) for r in _typed(data, "command_ranges", list)
-                ),
+                command_ranges=_command_ranges(_typed(data, "command_ranges", list)),
                 control_dt_s=float(_typed(data, "control_dt_s", (int, float))),
                 command_names=tuple(_typed(data, "command_names", list)),
                 history_length=_typed(data, "history_length", int),
@@ -288,6 +286,31 @@ def _check(ok: bool, field: str, problem: str) -> None:
         raise ContractError(f"policy contract field {field!r} {problem}")
 
 
+def json_numbers(values: Any, integer: bool = False) -> tuple | None:
+    """`values` as a tuple of floats (ints with `integer`) when it is a list of JSON numbers;
+    None when it is not a list or holds anything else (a bool, a string such as "25 ", null):
+    what reaches the motors is never coerced from text."""
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if not isinstance(values, (list, tuple)):
+        return None
+    if not all(isinstance(v, kinds) and not isinstance(v, bool) for v in values):
+        return None
+    return tuple(int(v) if integer else float(v) for v in values)
+
+
+def _number_list(data: dict, key: str, where: str = "") -> tuple[float, ...]:
+    values = json_numbers(_typed(data, key, list))
+    if values is None:
+        name = f"{where}.{key}" if where else key
+        raise ContractError(f"policy contract field {name!r} must be a list of numbers")
+    return values
+
+
+def _optional(data: dict, key: str) -> float | None:
+    """A number or null/absent."""
+    return None if data.get(key) is None else float(_typed(data, key, (int, float)))
+
+
 def _typed(data: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     if key not in data:
         raise ContractError(f"policy contract is missing field {key!r}")
@@ -301,6 +324,13 @@ def _typed(data: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
+def _command_ranges(rows: list) -> tuple[tuple[float, float], ...]:
+    pairs = tuple(json_numbers(r) for r in rows)
+    if not all(p is not None and len(p) == 2 for p in pairs):
+        raise ContractError("policy contract field 'command_ranges' must hold (lo, hi) numbers")
+    return pairs
+
+
 def _term(data: Any, where: str) -> ObsTerm:
     if not isinstance(data, dict):
         raise ContractError(f"policy contract field {where!r} must be an object")
@@ -311,9 +341,9 @@ def _term(data: Any, where: str) -> ObsTerm:
         return ObsTerm(
             name=_typed(data, "name", str),
             dim=_typed(data, "dim", int),
-            scale=float(data.get("scale", 1.0)),
-            clip=None if data.get("clip") is None else float(data["clip"]),
-            deployable=bool(data.get("deployable", True)),
+            scale=float(_typed(data, "scale", (int, float))) if "scale" in data else 1.0,
+            clip=_optional(data, "clip"),
+            deployable=_typed(data, "deployable", bool) if "deployable" in data else True,
         )
     except ContractError as exc:
         raise ContractError(f"{exc} (in {where})") from None
@@ -323,6 +353,6 @@ def _action(data: dict) -> ActionMap:
     return ActionMap(
         joint_names=tuple(_typed(data, "joint_names", list)),
         scale=float(_typed(data, "scale", (int, float))),
-        offset=tuple(float(v) for v in _typed(data, "offset", list)),
-        clip=None if data.get("clip") is None else float(data["clip"]),
+        offset=_number_list(data, "offset", "action"),
+        clip=_optional(data, "clip"),
     )

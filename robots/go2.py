@@ -83,4 +83,5 @@ GO2 = RobotSpec(
     command_ranges=((-1.0, 1.0), (-1.0, 1.0), (-1.0, 1.0)),
     # DAMP: deploy.md asks kd 3-8; 3 keeps the motors inside their torque limits at fall speeds.
     damping_kd=3.0,
+    battery_cells=8,  # 28.8 V nominal pack
 )

@@ -75,4 +75,5 @@ H1 = RobotSpec(
     nominal_base_height_m=0.978,
     command_ranges=((0.0, 1.0), (0.0, 0.0), (-1.0, 1.0)),  # IsaacLab H1: forward only
     damping_kd=5.0,  # deploy.md: kd 3-8 in DAMP; equals the training kd of the legs
+    battery_cells=16,  # 15 Ah / 864 Wh pack, 57.6 V nominal
 )

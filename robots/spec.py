@@ -81,6 +81,7 @@ class RobotSpec:
     nominal_base_height_m: float  # root height standing in the default pose on flat ground
     command_ranges: tuple[tuple[float, float], ...]  # (vx, vy, wz) ranges used in training
     damping_kd: float  # kd applied to every motor in DAMP (kp 0, tau 0)
+    battery_cells: int  # lithium cells in series in the pack (its floor: safety/envelope.py)
     foot_geoms: tuple[str, ...] = ()  # named foot geoms when a foot is one geom of a larger body
     merged_links: tuple[MergedLink, ...] = ()  # links Menagerie merged that IsaacLab keeps
     topics: DdsTopics = DdsTopics()

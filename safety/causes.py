@@ -35,7 +35,8 @@ class Cause(str, Enum):
     FOREIGN_PUBLISHER = "foreign_publisher"  # another rt/lowcmd or a second rt/lowstate writer
     RECORDER_FAILED = "recorder_failed"  # the flight recorder cannot write (unless allowed)
     ESTOP = "estop"
-    SIGNAL = "signal"  # SIGINT / SIGTERM
+    SIGNAL = "signal"  # SIGINT, SIGTERM, SIGHUP, SIGQUIT
+    LOOP_STALLED = "loop_stalled"  # the motor loop did not tick for safety.loop_stall_s
     EXCEPTION = "exception"
     END_OF_RUN = "end_of_run"  # --duration elapsed
     BUDGET = "inference_budget"  # inference p99 above its share of the control period

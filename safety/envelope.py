@@ -36,6 +36,8 @@ COMMAND_HZ_RANGE = (100.0, 1000.0)
 # LowState age: hold the last safe targets after state_hold_s, damp after state_damp_s; a robot
 # left on stale targets longer than this is not under control.
 MAX_STATE_DAMP_S = 0.1
+# A motor loop that has not ticked this long: the supervisor damps without it (loop_stall_s).
+MAX_LOOP_STALL_S = 0.5
 # Observation scales: positive (a sign flip is never a convention) and within these bounds
 # (IsaacLab uses 1, legged_gym 0.05 .. 5).
 OBS_SCALE_RANGE = (1e-3, 1e2)
@@ -44,6 +46,10 @@ OBS_CLIP_MAX = 1e4
 GOLDEN_ATOL_MAX = 1e-2
 # STAND: the fastest joint speed while standing up from the measured pose.
 MAX_STAND_SPEED_RAD_S = 2.0
+# Battery: the low-battery trip may not be set below this per cell on a robot (the BMS cuts out
+# near 3.0 V per cell under load), nor above a full cell; --sim, whose battery is not simulated,
+# may set 0.
+BATTERY_CELL_V_RANGE = (3.0, 4.2)
 MAX_TILT_DEG = 90.0  # beyond 90 degrees the robot is on its side before the guard trips
 
 

@@ -82,6 +82,7 @@ _DAMP_ALWAYS = frozenset(
         Cause.ESTOP,
         Cause.SIGNAL,
         Cause.EXCEPTION,
+        Cause.LOOP_STALLED,
         Cause.END_OF_RUN,
         Cause.FOREIGN_PUBLISHER,
         Cause.RECORDER_FAILED,

@@ -53,6 +53,37 @@ def _found() -> str:
     return ", ".join(i.describe() for i in list_interfaces()) or "none"
 
 
+_SIOCGIFFLAGS = 0x8913
+_IFF_LOOPBACK = 0x8
+
+
+def is_loopback(name: str) -> bool:
+    """True when interface `name` exists and is a loopback interface (IFF_LOOPBACK)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("256s", name.encode()[:15])
+        try:
+            flags = struct.unpack_from("H", fcntl.ioctl(sock.fileno(), _SIOCGIFFLAGS, request), 16)
+        except OSError:  # ENODEV: no such interface
+            return False
+    return bool(flags[0] & _IFF_LOOPBACK)
+
+
+def check_sim_interface(ip: str | None, iface: str | None) -> None:
+    """--sim: the simulator runs on this machine, so DDS stays on loopback. A robot's address or
+    network interface with --sim would put sim settings (looser watchdogs, CRC-less frames, no
+    sport-mode release, no battery floor) on a real robot: UserError."""
+    if ip is not None:
+        raise UserError(
+            f"--sim talks to genpo-sim on this machine over loopback; --ip {ip} names a robot "
+            "(drop --sim to drive it)"
+        )
+    if iface is not None and not is_loopback(check_interface(iface)):
+        raise UserError(
+            f"--sim talks to genpo-sim on this machine over loopback; {iface!r} is not a "
+            "loopback interface (use --iface lo, or drop --sim to drive a robot)"
+        )
+
+
 def check_interface(name: str) -> str:
     """`name` if it exists; a UserError listing the interfaces otherwise."""
     if name not in {n for _, n in socket.if_nameindex()}:

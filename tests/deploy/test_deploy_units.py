@@ -122,6 +122,10 @@ def test_stand_trajectory_bounds_joint_speed_and_starts_at_measured_pose():
     assert np.max(np.abs(steps)) <= 0.6 * 0.01 + 1e-12
     np.testing.assert_allclose(traj.targets(5.0), goal)
     np.testing.assert_allclose(blend(np.zeros(2), np.ones(2), 0.25, 0.5), [0.5, 0.5])
+    # already at the goal with motion.stand_min_s = 0: a zero-length stand, at the goal
+    there = StandTrajectory(goal, goal, speed_rad_s=0.6, min_s=0.0)
+    assert there.duration_s == 0.0 and there.done(0.0)
+    np.testing.assert_array_equal(there.targets(0.0), goal)
 
 
 def test_ort_runtime_matches_session_run_and_golden(artifacts):

@@ -294,16 +294,65 @@ def test_policy_tick_publishes_its_targets_at_once_and_only_in_policy():
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf])
-def test_non_finite_action_damps_on_the_next_motor_tick(bad):
+def test_non_finite_action_damps_at_once(bad):
     rig = Rig()
     rig.to_policy()
     rig.runtime.action[3] = bad
     sent = len(rig.wire.sent)
     rig.policy.tick(rig.clock.now)
-    assert len(rig.wire.sent) == sent, "a non-finite action is never published"
-    rig.tick()
-    assert rig.shared.mode is Mode.DAMP and rig.wire.last_is_damping()
+    # the policy tick's own publish is damping: no motor tick in between, no target from it
+    assert len(rig.wire.sent) == sent + 1 and rig.wire.last_is_damping()
+    assert rig.shared.mode is Mode.DAMP
     assert rig.metrics.safety_events == [str(Cause.NONFINITE_ACTION)]
+
+
+def test_estop_in_the_state_the_policy_loop_took_damps_in_its_publish():
+    """The policy loop, not the motor loop, takes the LowState that carries the e-stop chord:
+    its publish is damping, never a target computed after the chord was read."""
+    rig = Rig(_cfg(blend_s=0.0))
+    rig.to_policy()
+    rig.runtime.action[:] = 0.02 / CONTRACT.action.scale
+    rig.policy.tick(rig.clock.now)
+    assert not rig.wire.last_is_damping()
+    rig.robot.hold("L2", "B")
+    sent = len(rig.wire.sent)
+    rig.policy.tick(rig.clock.now)
+    assert len(rig.wire.sent) == sent + 1 and rig.wire.last_is_damping()
+    assert rig.shared.mode is Mode.DAMP and rig.metrics.safety_events == [str(Cause.ESTOP)]
+
+
+def test_policy_publish_holds_the_last_targets_while_the_state_is_late():
+    """A policy output published while the LowState is older than state_hold_s goes through the
+    hold rule (the last safe targets), as a motor tick would, not a step toward new targets."""
+    rig = Rig(_cfg(blend_s=0.0))
+    rig.to_policy()
+    rig.runtime.action[:] = 0.0
+    rig.policy.tick(rig.clock.now)
+    held = rig.wire.sent[-1][0].copy()
+    rig.robot.silent = True
+    rig.clock.now += round(0.5 * (rig.cfg.safety.state_hold_s + rig.cfg.safety.state_damp_s) * 1e9)
+    moved = held + 0.05
+    rig.shared.policy_out = PolicyOutput(99, rig.clock.now, rig.clock.now, moved)
+    rig.motor.publish_policy(rig.clock.now)
+    assert rig.shared.mode is Mode.POLICY
+    np.testing.assert_array_equal(rig.wire.sent[-1][0], held)
+    rig.robot.silent = False
+    rig.tick(2)  # a fresh state: the same output now moves the targets (rate-limited)
+    assert np.all(rig.wire.sent[-1][0] > held)
+
+
+def test_a_stalled_motor_loop_ends_the_run_with_an_error():
+    rig = Rig()
+    rig.to_stand_done()
+    rig.motor.ticked_ns = rig.clock.now
+    rig.clock.now += round(rig.cfg.safety.loop_stall_s * 1e9) - MS
+    rig.daemon.supervise()
+    assert not rig.daemon.finished()
+    rig.clock.now += 2 * MS  # no tick started for longer than loop_stall_s
+    rig.daemon.supervise()
+    assert rig.daemon.finished()
+    assert rig.metrics.safety_events == [str(Cause.LOOP_STALLED)]
+    assert "motor loop stalled" in rig.daemon.result()["error"]
 
 
 def test_policy_input_stacks_the_artifacts_history_from_the_first_policy_tick():

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -61,6 +62,16 @@ TAMPERS = {
                        "'contract.obs_terms[0].scale'"),
     "golden_atol_1e9": (_set(("golden", "atol"), 1e9), "'golden.atol'"),
     "golden_atol_nan": (_set(("golden", "atol"), math.nan), "'golden.atol'"),
+    "kd_null": (_set(("robot", "kd"), lambda v: [None] * len(v)),
+                "'robot.kd' must be a list of numbers"),
+    "kp_text": (_set(("robot", "kp"), lambda v: [f"{x} " for x in v]),
+                "'robot.kp' must be a list of numbers"),
+    "kp_bool": (_set(("robot", "kp"), lambda v: [True] * len(v)),
+                "'robot.kp' must be a list of numbers"),
+    "offset_text": (_set(("contract", "action", "offset"), lambda v: [str(x) for x in v]),
+                    "'action.offset' must be a list of numbers"),
+    "command_ranges_text": (_set(("contract", "command_ranges"), [["-1", "1"]] * 3),
+                            "'command_ranges' must hold (lo, hi) numbers"),
 }  # fmt: skip
 
 
@@ -99,6 +110,13 @@ SETTINGS = [
     (["--estop", ""], "remote.estop = ''"),
     (["--set", "remote.estop="], "remote.estop = ''"),
     (["--estop", "L2+Banana"], "unknown remote key 'Banana'"),
+    (["--estop", "Up+Down"], "cannot hold Down and Up together"),
+    (["--estop", "L2+Left+Right"], "cannot hold Left and Right together"),
+    (["--estop", "L1+L2+R1+R2"], "must hold at most 3 keys"),
+    (["--set", "safety.loop_stall_s=5"], "safety.loop_stall_s = 5.0"),
+    (["--set", "safety.loop_stall_s=0.001"], "safety.loop_stall_s = 0.001"),
+    (["--set", "safety.max_lost_per_window=1000000"], "safety.max_lost_per_window = 1000000"),
+    (["--ip", "192.168.123.161"], "--sim talks to genpo-sim on this machine over loopback"),
     (["--set", "remote.stand=L2+B"], "remote.stand"),
     (["--set", "safety.state_hold_s=0"], "safety.state_hold_s = 0.0"),
     (["--set", "safety.state_damp_s=5"], "safety.state_damp_s"),
@@ -155,6 +173,33 @@ def test_bad_setting_refused_before_dds(extra, fragment, artifacts, spy, capsys,
 def test_tampered_artifact_refused_before_dds(name, tampered, spy, capsys, tmp_path):
     line = _refused(_argv(tampered[name], tmp_path), capsys, spy)
     assert TAMPERS[name][1] in line
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--set", "safety.min_battery_v=0"], "safety.min_battery_v = 0.0 must be in [24, 33.6]"),
+        (["--set", "safety.min_battery_v=50"], "safety.min_battery_v = 50.0"),
+    ],
+)
+def test_robot_settings_refused_before_dds(extra, fragment, artifacts, spy, capsys, tmp_path):
+    """Without --sim (a robot: here on loopback, refused before DDS opens) the battery trip
+    cannot be switched off or set above a full pack."""
+    robot = ["--robot", "go2", "--iface", "lo", "--domain", str(DOMAIN)]
+    argv = [*robot, "--policy", str(artifacts["go2"]), "--auto", "--duration", "2", "--log",
+            str(tmp_path), *extra]  # fmt: skip
+    assert fragment in _refused(argv, capsys, spy)
+
+
+def test_sim_on_a_network_interface_refused_before_dds(artifacts, spy, capsys, tmp_path):
+    """--sim puts sim settings (looser watchdogs, CRC-less frames) on the link: loopback only."""
+    from deploy.io.netif import is_loopback
+
+    others = [name for _, name in socket.if_nameindex() if not is_loopback(name)]
+    if not others:
+        pytest.skip("this machine has no network interface besides loopback")
+    line = _refused(_argv(artifacts["go2"], tmp_path, "--iface", others[0]), capsys, spy)
+    assert f"{others[0]!r} is not a loopback interface" in line
 
 
 def test_unwritable_log_refused_before_dds(artifacts, spy, capsys, tmp_path):

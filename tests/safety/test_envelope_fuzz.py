@@ -30,6 +30,7 @@ from safety.envelope import (
     DAMPING_KD_RANGE,
     GAIN_MARGIN,
     GOLDEN_ATOL_MAX,
+    MAX_LOOP_STALL_S,
     MAX_STATE_DAMP_S,
     OFFSET_TOLERANCE_RAD,
     EnvelopeError,
@@ -43,7 +44,7 @@ NASTY = st.one_of(
 )
 KEY_NAMES = list(KEY_BITS)
 CHORDS = st.one_of(
-    st.lists(st.sampled_from(KEY_NAMES), min_size=0, max_size=3).map("+".join),
+    st.lists(st.sampled_from(KEY_NAMES), min_size=0, max_size=5).map("+".join),
     st.text(max_size=8),
     st.sampled_from(["+", "L2+", "+B", "L2++B", " ", "l2+b"]),
 )
@@ -78,7 +79,7 @@ def test_settings_are_refused_or_inside_their_envelope(robot, sim, changes, chor
         cfg = _with(cfg, "remote", "stand", chords[1])
         cfg = _with(cfg, "remote", "policy", chords[2])
     try:
-        check_settings(cfg, spec)
+        check_settings(cfg, spec, sim)
         check_against_policy(cfg, control_dt)
     except EnvelopeError as exc:
         text = str(exc)
@@ -92,9 +93,16 @@ def test_settings_are_refused_or_inside_their_envelope(robot, sim, changes, chor
         chord_mask(cfg.remote.stand, "remote.stand"),
         chord_mask(cfg.remote.policy, "remote.policy"),
     )
+    for text in (cfg.remote.estop, cfg.remote.stand, cfg.remote.policy):
+        keys = {k.strip() for k in text.split("+")}
+        assert len(keys) <= 3 and not {"Up", "Down"} <= keys and not {"Left", "Right"} <= keys
     period = 1.0 / t.command_hz
     assert COMMAND_HZ_RANGE[0] <= t.command_hz <= COMMAND_HZ_RANGE[1]
     assert period < s.state_hold_s <= s.state_damp_s <= MAX_STATE_DAMP_S
+    assert s.state_damp_s <= s.loop_stall_s <= MAX_LOOP_STALL_S
+    assert 0 <= s.max_lost_per_window <= t.command_hz * s.lost_window_s  # a lost motor trips
+    cells = spec.battery_cells
+    assert (sim and s.min_battery_v == 0) or 3.0 * cells <= s.min_battery_v <= 4.2 * cells
     assert 2 * period <= control_dt and 0 <= s.policy_grace_s < control_dt
     assert 0 < s.torque_factor <= 1 and 0 < s.target_speed_factor <= 1
     assert 0 < s.target_range_factor <= 1
@@ -169,7 +177,7 @@ def test_shipped_settings_and_training_facts_are_inside():
     for name in ("go2", "h1"):
         robot = get_robot(name)
         for sim in (False, True):
-            check_settings(load_deploy_cfg(name, sim), robot)
+            check_settings(load_deploy_cfg(name, sim), robot, sim)
         kp, kd, pose = (robot.values(k) for k in ("kp", "kd", "default_q_rad"))
         art = _artifact(robot, kp, kd, robot.action_scale, pose, 0.02, robot.command_ranges,
                         1.0, 1e-4)  # fmt: skip
