@@ -303,8 +303,9 @@ def drive(
         daemon = build_daemon(args=args, plan=plan, link=link, recorder=recorder)
 
         def on_signal(signum: int, _frame: Any) -> None:
+            # Nothing else here (no log, no lock): the supervisor acts on it and says so.
+            daemon.signal_name = signal.Signals(signum).name
             daemon.signal = Cause.SIGNAL
-            log(f"signal {signal.Signals(signum).name}: damping, then exit")
 
         for sig in STOP_SIGNALS:
             signal.signal(sig, on_signal)

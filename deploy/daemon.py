@@ -38,6 +38,7 @@ from robots.frames import yaw_of
 from safety import Cause, Mode, foreign_publisher
 
 SUPERVISOR_PERIOD_S = 0.1
+STALL_DAMP_S = 2.0  # a stalled loop: damping keeps going out this long while a loop thread lives
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ class Daemon:
         self.log = log
         self.clock = clock
         self.stop = threading.Event()
-        self.signal: Cause | None = None
+        self.signal: Cause | None = None  # set by the signal handler, acted on here
+        self.signal_name: str | None = None
+        self._signal_said = False
         self.failed: BaseException | None = None
         self.stalled_s: float | None = None  # set when the motor loop stalled: how long
         self._t0_ns = self._next_foreign_ns = clock()
@@ -148,12 +151,21 @@ class Daemon:
                 time.sleep(2.0 / self.cfg.timing.command_hz)  # let the loop damp on its own first
             self.stop.set()
             self.motor.closed = True  # from here the final damping is the last LowCmd
-            if stalled:  # damping now, not after a blocked loop's lock or join timeouts
-                self.final_damping(wait_lock=False)
+            if stalled:
+                self._damp_around(threads)
             for t in threads:
                 t.join(timeout=1.0)
             self.final_damping(wait_lock=not stalled)
         return self.result()
+
+    def _damp_around(self, threads: list[threading.Thread]) -> None:
+        """A stalled loop: damping now, not after its lock or join timeouts, and again and again
+        while a loop thread lives (a write it had in flight when `closed` was set may still land;
+        the damping after it is the last word), for at most STALL_DAMP_S."""
+        deadline = time.monotonic() + STALL_DAMP_S
+        self.final_damping(wait_lock=False)
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+            self.final_damping(wait_lock=False)
 
     def result(self) -> dict[str, Any]:
         """The final metrics dict (the JSON line's content)."""
@@ -167,6 +179,9 @@ class Daemon:
         self._check_stall()
         if self.signal is not None:
             self.s.trips.append(self.signal)
+            if not self._signal_said:
+                self._signal_said = True
+                self.log(f"signal {self.signal_name or ''}: damping, then exit")
         if self._duration_over():
             self.s.trips.append(Cause.END_OF_RUN)
         if self.opts.auto:

@@ -98,14 +98,14 @@ def check_settings(cfg: DeployCfg, robot: RobotSpec, sim: bool = False) -> None:
         s.lost_window_s,
         "must be in (0, 60] s",
     )
-    # Above one lost frame per motor period the check could not trip even for a motor that
-    # lost every frame of the window.
-    max_lost = int(t.command_hz * s.lost_window_s)
+    # The check trips on an increase above the limit: from one lost frame per motor period of
+    # the window on, not even a motor that lost every frame would trip.
+    max_lost = int(t.command_hz * s.lost_window_s) - 1
     _need(
         within(s.max_lost_per_window, 0, max_lost),
         "safety.max_lost_per_window",
         s.max_lost_per_window,
-        f"must be in [0, {max_lost}] (timing.command_hz x safety.lost_window_s)",
+        f"must be in [0, {max_lost}] (below timing.command_hz x safety.lost_window_s)",
     )
     _need(
         _positive(s.max_temperature_c, 150.0),

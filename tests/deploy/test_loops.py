@@ -321,6 +321,20 @@ def test_estop_in_the_state_the_policy_loop_took_damps_in_its_publish():
     assert rig.shared.mode is Mode.DAMP and rig.metrics.safety_events == [str(Cause.ESTOP)]
 
 
+def test_a_state_only_the_policy_loop_took_is_still_checked():
+    """Tilt and motor health run on every parsed state, whichever loop took it: an overheated
+    motor in the state the policy loop read damps in that publish."""
+    rig = Rig(_cfg(blend_s=0.0))
+    rig.to_policy()
+    rig.policy.tick(rig.clock.now)
+    motor = rig.robot.standing.msg.motor_state[GO2.joints[0].sdk_index]
+    motor.temperature = int(rig.cfg.safety.max_temperature_c) + 10
+    sent = len(rig.wire.sent)
+    rig.policy.tick(rig.clock.now)  # takes the hot state; the motor loop never sees it
+    assert len(rig.wire.sent) == sent + 1 and rig.wire.last_is_damping()
+    assert rig.metrics.safety_events == [str(Cause.OVER_TEMPERATURE)]
+
+
 def test_policy_publish_holds_the_last_targets_while_the_state_is_late():
     """A policy output published while the LowState is older than state_hold_s goes through the
     hold rule (the last safe targets), as a motor tick would, not a step toward new targets."""

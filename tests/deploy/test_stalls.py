@@ -3,7 +3,7 @@ loop threads and the supervisor, real policy, real LowCmd builder) over a standi
 source; a writer keeps every LowCmd. Three ways a run used to hang with targets on the wire: a
 stderr nobody reads (the log blocked the motor loop under its lock), a signal other than INT/TERM
 (HUP from a dropped SSH session killed the process undamped), a motor loop blocked inside a tick
-(nothing checked that it still ticked)."""
+or inside a write (nothing checked that it still ticked)."""
 
 from __future__ import annotations
 
@@ -168,6 +168,35 @@ def test_a_motor_loop_blocked_inside_a_tick_is_damped_around(artifacts, monkeypa
     assert len(wire.sent) == count and wire.sent[-1][1]
 
 
+@pytest.mark.timeout(90)
+def test_a_target_write_stuck_in_flight_does_not_outlast_the_damping(artifacts, monkeypatch):
+    """The loop blocks inside the writer call itself with a target message (a DDS write that
+    hangs for 3 s). The stall damping goes out meanwhile; when the stuck write finally lands,
+    damping follows it: the last message is damping."""
+    wire, box, blocked_at = Wire(), [], []
+
+    def patch(daemon) -> None:
+        publish = daemon.motor.publish
+
+        def slow(msg) -> None:
+            motor = msg.motor_cmd[int(GO2.sdk_indices[0])]
+            target = motor.kp > 0
+            if target and not blocked_at and daemon.s.mode is Mode.POLICY and _walked(daemon):
+                blocked_at.append(time.monotonic())
+                time.sleep(3.0)
+            publish(msg)
+
+        daemon.motor.publish = slow
+
+    result, code = _drive(_args(artifacts["go2"]), wire, monkeypatch, box, patch)
+    assert blocked_at and code == 1 and "motor loop stalled" in result["error"], result
+    flags = wire.after(blocked_at[0])
+    late_target = [i for i, d in enumerate(flags) if not d]
+    assert late_target, "the stuck target write landed (after damping had started)"
+    assert flags[0] and all(flags[late_target[-1] + 1 :]) and flags[-1]
+    assert len(flags) - late_target[-1] - 1 >= EXIT_DAMPING_MESSAGES
+
+
 def _walked(daemon) -> bool:
     return (time.monotonic_ns() - daemon.s.mode_since_ns) * 1e-9 > 0.3
 
@@ -186,3 +215,33 @@ def test_queued_log_never_blocks_and_counts_what_it_drops():
     text = "".join(stream.lines)
     assert text.startswith("genpo-deploy: line 0\n")
     assert "log line(s) dropped: stderr was not being read" in text
+
+
+@pytest.mark.timeout(60)
+def test_queued_log_is_safe_to_call_from_a_signal_handler():
+    """A handler that logs while its own thread is inside a log call (a Queue's mutex would be
+    held there: the handler would wait on it forever)."""
+
+    class Sink(io.TextIOBase):
+        def write(self, text: str) -> int:
+            return len(text)
+
+    log = QueuedLog("genpo-deploy", Sink(), capacity=10**7)
+    hits = []
+
+    def on_alarm(_signum, _frame) -> None:
+        hits.append(1)
+        log("from the handler")
+
+    # SIGVTALRM (CPU time): SIGALRM is pytest-timeout's
+    previous = signal.signal(signal.SIGVTALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_VIRTUAL, 0.001, 0.001)
+    try:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3.0:
+            log("from the main thread")
+    finally:
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.signal(signal.SIGVTALRM, previous)
+    assert len(hits) > 100  # the handler ran, many times inside a call
+    assert log.flush(5.0)

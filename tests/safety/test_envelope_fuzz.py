@@ -9,6 +9,7 @@ import dataclasses
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,6 +25,7 @@ from deploy.validate import (
 from robots import GO2, H1, get_robot
 from robots.artifact import Artifact, GoldenVectors
 from robots.contract import make_contract
+from safety import Cause, MotorHealth
 from safety.envelope import (
     COMMAND_HZ_RANGE,
     CONTROL_DT_RANGE_S,
@@ -100,7 +102,7 @@ def test_settings_are_refused_or_inside_their_envelope(robot, sim, changes, chor
     assert COMMAND_HZ_RANGE[0] <= t.command_hz <= COMMAND_HZ_RANGE[1]
     assert period < s.state_hold_s <= s.state_damp_s <= MAX_STATE_DAMP_S
     assert s.state_damp_s <= s.loop_stall_s <= MAX_LOOP_STALL_S
-    assert 0 <= s.max_lost_per_window <= t.command_hz * s.lost_window_s  # a lost motor trips
+    assert 0 <= s.max_lost_per_window < t.command_hz * s.lost_window_s  # a lost motor trips
     cells = spec.battery_cells
     assert (sim and s.min_battery_v == 0) or 3.0 * cells <= s.min_battery_v <= 4.2 * cells
     assert 2 * period <= control_dt and 0 <= s.policy_grace_s < control_dt
@@ -182,3 +184,26 @@ def test_shipped_settings_and_training_facts_are_inside():
         art = _artifact(robot, kp, kd, robot.action_scale, pose, 0.02, robot.command_ranges,
                         1.0, 1e-4)  # fmt: skip
         check_artifact(art, robot)
+
+
+def test_the_largest_lost_frame_limit_still_trips_a_motor_losing_every_frame():
+    """The envelope's bound on safety.max_lost_per_window is the last value at which a motor
+    that loses every frame trips (MotorHealth trips on an increase above the limit)."""
+    cfg = load_deploy_cfg("go2", False)
+    t, s = cfg.timing, cfg.safety
+    frames = int(t.command_hz * s.lost_window_s)
+    with pytest.raises(EnvelopeError, match="safety.max_lost_per_window"):
+        check_settings(_with(cfg, "safety", "max_lost_per_window", frames), GO2)
+    cfg = _with(cfg, "safety", "max_lost_per_window", frames - 1)
+    check_settings(cfg, GO2)
+    health = MotorHealth(cfg.safety.motor_thresholds())
+    period_ns, lost, hot = (
+        round(1e9 / t.command_hz),
+        np.zeros(12, dtype=np.int64),
+        np.full(12, 40.0),
+    )
+    causes = []
+    for k in range(3 * frames):
+        lost[0] = k  # motor 0 loses every frame
+        causes.append(health.check(k * period_ns, lost, hot, 28.0))
+    assert Cause.MOTOR_LOST in causes
