@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     terms = ", ".join(f"{t.name}[{t.dim}]" for t in contract.obs_terms)
     print(f"actor obs ({contract.obs_dim}): {terms}")
     print(f"critic obs: {contract.critic_obs_dim}; control dt {contract.control_dt_s} s")
+    print(f"damping kd {robot.damping_kd:g}; battery pack {robot.battery_cells} cells")
     return 0
 
 
