@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import typing
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +28,25 @@ T = TypeVar("T")
 
 class ConfigError(UserError):
     """A config file or override that does not fit the config's schema."""
+
+
+def check_fields(cfg: Any, names: Iterable[str], ok: Callable[[Any], bool], rule: str) -> None:
+    """ConfigError naming the first field of `cfg` among `names` whose value fails `ok` (a
+    config dataclass's __post_init__ calls it; load_config adds the file or --set it came from)."""
+    for name in names:
+        value = getattr(cfg, name)
+        if not ok(value):
+            raise ConfigError(f"{name} {rule}, got {value!r}")
+
+
+def at_least_one(value: Any) -> bool:
+    """A count that divides or indexes something: 1 or more."""
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+
+
+def positive(value: Any) -> bool:
+    """A finite number above 0 (NaN and inf fail)."""
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0 < value < math.inf
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

@@ -219,6 +219,11 @@ def contract_for(ckpt: dict, robot: str | None, task: str | None) -> PolicyContr
                 f"the checkpoint was trained for robot {contract.robot!r}, not {robot!r}; "
                 "drop --robot or pass the right one"
             )
+        if task is not None and task != contract.task:
+            raise UserError(
+                f"the checkpoint was trained on task {contract.task!r}, not {task!r}; "
+                "drop --task or pass the right one"
+            )
         return contract
     if robot is None or task is None:
         raise UserError(

@@ -30,6 +30,7 @@ reads it:
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -92,11 +93,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     """Read and validate a checkpoint; any unusable file raises UserError with one sentence."""
     path = Path(path)
     if not path.is_file():
-        raise UserError(
-            f"checkpoint '{path}' does not exist; pass the path of a model_<it>.pt file"
-        )
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise UserError(f"checkpoint '{path}' {state}; pass the path of a model_<it>.pt file")
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's text suggests weights_only=False: never for a file we cannot vouch for
+        raise UserError(
+            f"checkpoint '{path}' cannot be read (not a checkpoint genpo-train wrote, or "
+            "damaged); use another checkpoint of the run"
+        ) from None
     except Exception as exc:
         raise UserError(
             f"checkpoint '{path}' cannot be read (corrupt, truncated or not a torch file: "
@@ -137,6 +143,13 @@ def _check_payload(ckpt: dict, path: Path) -> None:
             f"checkpoint '{path}' holds an unknown policy family {ckpt['policy_family']!r}; "
             f"known: {', '.join(POLICY_CLASSES)}"
         )
+    for part in ("policy_state", "obs_normalizer_state"):
+        tensors = (ckpt[part] or {}).values()
+        if not all(torch.isfinite(t).all() for t in tensors if isinstance(t, torch.Tensor)):
+            raise UserError(
+                f"checkpoint '{path}' holds NaN or Inf in its {part.replace('_', ' ')} (the "
+                "run diverged there); use an earlier checkpoint of the run"
+            )
 
 
 def check_resumable(ckpt: dict, path: str | Path) -> None:

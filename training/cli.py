@@ -146,6 +146,27 @@ def _check_counts(args: argparse.Namespace) -> None:
             raise UserError(
                 f"{option} must be at least 1, got {value}; leave it out for the default"
             )
+    if args.seed is not None and args.seed < 0:
+        raise UserError(f"--seed must be 0 or more, got {args.seed}")
+
+
+def _check_device(device: str) -> str:
+    """A torch device this machine has: 'cpu', 'cuda' or 'cuda:N'; one sentence otherwise."""
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.type not in ("cpu", "cuda"):
+        raise UserError(f"--device {device!r} is not a device here; use cpu, cuda or cuda:N")
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise UserError(f"--device {device}: this torch sees no CUDA GPU; use --device cpu")
+        if parsed.index is not None and parsed.index >= count:
+            raise UserError(f"--device {device}: this machine has {count} CUDA GPU(s)")
+    return device
 
 
 def plan(args: argparse.Namespace) -> Plan:
@@ -155,8 +176,13 @@ def plan(args: argparse.Namespace) -> Plan:
     _check_counts(args)
     import torch
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = _check_device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     previous = _previous_run(args.resume) if args.resume else {}
+    if previous and previous.get("task", args.task) != args.task:
+        raise UserError(
+            f"{args.resume} belongs to a {previous['task']} run, not {args.task}; resume it "
+            f"with genpo-train {previous['task']} --resume ..."
+        )
     backend, physics = _pick_backend(args.backend, args.physics or previous.get("physics"))
     env_overrides = tuple(previous.get("env_overrides", ())) + tuple(
         o.split(".", 1)[1] for o in args.overrides if o.startswith("env.")
@@ -188,6 +214,11 @@ def plan(args: argparse.Namespace) -> Plan:
     else:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         run_dir = args.run_dir or Path("runs") / args.task / f"{stamp}_{cfg.algo}"
+        if (run_dir / "run.yaml").exists():
+            raise UserError(
+                f"{run_dir} already holds a run (its run.yaml); continue it with --resume "
+                f"{run_dir}/model_<it>.pt, or pass another --run-dir"
+            )
     robot_usd = args.robot_usd or previous.get("robot_usd")
     if robot_usd is not None and backend != "isaaclab":
         raise UserError("--robot-usd spawns IsaacLab's robot; pass --backend isaaclab")

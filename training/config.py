@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from common.config import at_least_one, check_fields
+
 
 @dataclass(frozen=True)
 class FlowPolicyCfg:
@@ -30,6 +32,9 @@ class FlowPolicyCfg:
     latent_std: float = 1.0
     """Std sigma of the latent z ~ N(0, sigma^2 I_2d). The executed action's std at init is
     about 0.71 sigma (genpo.md): 1.4 starts GenPO at the Gaussian baseline's std of 1.0."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, ("flow_steps",), at_least_one, "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,11 @@ class PPOCfg:
     compile: bool = False
     """Run the loss (policy, inverse, critic) through torch.compile (needs a C++ compiler)."""
 
+    def __post_init__(self) -> None:
+        check_fields(
+            self, ("num_learning_epochs", "num_mini_batches"), at_least_one, "must be at least 1"
+        )
+
 
 @dataclass(frozen=True)
 class GMPOCfg:
@@ -138,6 +148,11 @@ class RunnerCfg:
     """Normalise actor and critic observations with running mean/std (saved in checkpoints)."""
     progress_bar: bool = True
     """Show a tqdm progress bar on rank 0."""
+
+    def __post_init__(self) -> None:
+        names = ("num_steps_per_env", "max_iterations", "save_interval")
+        check_fields(self, names, at_least_one, "must be at least 1")
+        check_fields(self, ("seed",), lambda v: isinstance(v, int) and v >= 0, "must be >= 0")
 
 
 @dataclass(frozen=True)

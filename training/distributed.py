@@ -41,7 +41,9 @@ def init_distributed(device: str = "cpu") -> DistInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = device.startswith("cuda")
     if use_cuda:
-        device = f"cuda:{local_rank}" if world_size > 1 else device
+        # torch.cuda.set_device needs an index: a bare "cuda" is this rank's GPU
+        if world_size > 1 or torch.device(device).index is None:
+            device = f"cuda:{local_rank}"
         torch.cuda.set_device(torch.device(device))
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")

@@ -45,6 +45,23 @@ def test_export_checkpoint_cli(flow_ckpt: Path, tmp_path: Path, capsys) -> None:
     assert (tmp_path / "policy.onnx").is_file()
 
 
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--robot", "h1"], "trained for robot 'go2', not 'h1'"),
+        (["--task", "h1_flat"], "trained on task 'go2_flat', not 'h1_flat'"),
+        (["--task", "go2_rough"], "trained on task 'go2_flat', not 'go2_rough'"),
+    ],
+)
+def test_checkpoint_exported_as_another_robot_or_task_is_refused(
+    flow_ckpt: Path, tmp_path: Path, capsys, extra: list[str], words: str
+) -> None:
+    assert main([str(flow_ckpt), "--out", str(tmp_path / "out"), *extra, *FAST]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
+    assert not (tmp_path / "out" / "policy.onnx").exists()
+
+
 def test_trt_without_tensorrt_still_writes_onnx(flow_ckpt: Path, tmp_path: Path, capsys):
     pytest.importorskip("onnx")
     try:

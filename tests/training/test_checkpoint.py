@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -154,9 +155,14 @@ def _assert_user_error(path: Path, words: str) -> None:
 
 def test_bad_checkpoints_raise_user_error(tmp_path: Path) -> None:
     _assert_user_error(tmp_path / "missing.pt", "does not exist")
+    _assert_user_error(tmp_path, "is a directory")
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"\x00not a checkpoint at all" * 10)
     _assert_user_error(garbage, "cannot be read")
+    pickled = tmp_path / "pickled.pt"  # a pickle weights_only refuses: no advice to unpickle it
+    torch.save({"format": "genpo-checkpoint", "x": argparse.Namespace(a=1)}, pickled)
+    _assert_user_error(pickled, "not a checkpoint genpo-train wrote")
+    assert "weights_only" not in _error_text(pickled)
     runner = _runner("ppo", tmp_path)
     runner.learn(2)
     data = (tmp_path / "model_2.pt").read_bytes()
@@ -196,9 +202,14 @@ def _crafted(tmp_path: Path, change) -> Path:
         (lambda p: p.update(iteration="7"), "damaged (iteration is a str)"),
         (lambda p: p.update(policy_state=[1, 2]), "damaged (policy_state is a list)"),
         (lambda p: p.pop("config"), "incomplete (no config)"),
+        (lambda p: next(v for v in p["policy_state"].values() if v.is_floating_point()).fill_(
+            float("nan")), "holds NaN or Inf in its policy state"),
+        (lambda p: next(iter(p["obs_normalizer_state"].values())).fill_(float("inf")),
+         "holds NaN or Inf in its obs normalizer state"),
     ],
-    ids=["no-cfg", "kwargs-str", "iteration-str", "state-list", "no-config"],
-)
+    ids=["no-cfg", "kwargs-str", "iteration-str", "state-list", "no-config", "nan-weights",
+         "inf-normalizer"],
+)  # fmt: skip
 def test_crafted_checkpoint_fields_are_one_sentence(tmp_path: Path, change, words: str) -> None:
     path = _crafted(tmp_path, change)
     with pytest.raises(UserError) as info:
@@ -221,3 +232,9 @@ def test_resume_from_crafted_checkpoint_is_one_sentence(tmp_path: Path, change, 
     with pytest.raises(UserError) as info:
         _runner("genpo").load(path)
     assert words in str(info.value) and "\n" not in str(info.value)
+
+
+def _error_text(path: Path) -> str:
+    with pytest.raises(UserError) as info:
+        load_checkpoint(path)
+    return str(info.value)

@@ -55,3 +55,17 @@ def test_two_rank_gloo_keeps_parameters_identical(tmp_path: Path) -> None:
         assert torch.equal(value, r1["normalizer"][name]), name
     ckpt = load_checkpoint(tmp_path / "run" / "model_2.pt")  # written by rank 0 only
     assert ckpt["world_size"] == 2 and len(ckpt["rank_states"]) == 2
+
+
+def test_a_single_process_on_cuda_selects_a_device_with_an_index(monkeypatch) -> None:
+    """`--device cuda` (the default on a GPU machine) in one process: torch.cuda.set_device
+    needs an index, which a bare "cuda" lacks. torch's own index check stands in for the GPU."""
+    from torch.cuda._utils import _get_device_index
+
+    from training.distributed import init_distributed
+
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "set_device", lambda d: chosen.append(_get_device_index(d)))
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert init_distributed("cuda").device == "cuda:0" and chosen == [0]
+    assert init_distributed("cuda:1").device == "cuda:1" and chosen[-1] == 1

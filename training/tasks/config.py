@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from common.config import at_least_one, check_fields, positive
 from common.errors import UserError
 from robots.artifact import TARGET_RANGE_SETTING
 from robots.contract import HEADING_STIFFNESS
@@ -87,6 +88,10 @@ class SimCfg:
     IsaacLab. A policy trained without it may command joints past their stops, which the daemon
     never sends (README, sim-to-sim fidelity)."""
     model: ModelCfg = field(default_factory=ModelCfg)
+
+    def __post_init__(self) -> None:
+        check_fields(self, ("sim_dt", "episode_length_s"), positive, "must be a positive number")
+        check_fields(self, ("decimation",), at_least_one, "must be at least 1")
 
 
 def target_range(robot: RobotSpec, factor: float, names: Sequence[str]) -> tuple[Any, Any] | None:
