@@ -17,27 +17,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli import user_errors_exit
+from common.cli import BenchmarkParser, bounded_int, positive_float, positive_int, user_errors_exit
+from common.errors import UserError
+from common.files import check_output_file
 from common.machine import cpu_model
+from deploy.benchmarks.children import json_line, sim_process
 from deploy.preflight import REPO_ROOT
-from deploy.sim.launch import SimProcess
+from deploy.validate import DDS_DOMAIN_MAX
+from robots import get_robot
 from robots.assets import CONTACT_MODELS
 
+PROG = "python -m deploy.bench fidelity"
 TARGET_RATIO_ERROR = 0.10
-
-
-def _json_line(cmd: list[str], timeout_s: float) -> dict[str, Any]:
-    done = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout_s)
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{cmd[2]} failed (rc {done.returncode}):\n{done.stderr[-3000:]}")
-    return json.loads(lines[-1])
 
 
 def eval_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
@@ -45,19 +42,19 @@ def eval_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
            "--episodes", str(args.episodes), "--duration-s", str(args.duration),
            "--commands", "constant", "--cmd", args.cmd, "--contact", contact]  # fmt: skip
     cmd += [a for value in args.eval_set for a in ("--set", value)]
-    return _json_line(cmd, timeout_s=600)
+    return json_line(cmd, timeout_s=600)
 
 
 def deploy_speed(args: argparse.Namespace, contact: str) -> dict[str, Any]:
     extra = ("--band",) if args.robot == "h1" else ()
-    with SimProcess(
+    with sim_process(
         args.robot, args.domain, args.duration + 90.0, "--contact", contact, *extra
     ) as sim:
         cmd = [sys.executable, "-m", "deploy", "--robot", args.robot, "--sim",
                "--domain", str(args.domain), "--policy", str(args.policy), "--auto",
                "--cmd", args.cmd, "--no-heading-hold", "--duration", str(args.duration),
                "--set", f"sim.control_port={sim.ready['control_port']}"]  # fmt: skip
-        return _json_line(cmd, timeout_s=args.duration + 60)
+        return json_line(cmd, timeout_s=args.duration + 60)
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
@@ -108,16 +105,51 @@ def _table(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-@user_errors_exit("python -m deploy.bench fidelity")
+def _command(text: str) -> str:
+    """--cmd: three finite numbers vx,vy,wz (the policy's ranges: genpo-deploy checks them)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"expected three numbers vx,vy,wz, got {text!r}")
+    return text
+
+
+def _override(text: str) -> str:
+    """--eval-set: KEY=VALUE (genpo-eval checks the key and the value)."""
+    key, sep, _ = text.partition("=")
+    if not (sep and key.strip()):
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return text
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Before the first child starts: what the children would refuse, as far as it is cheap
+    to see here (an unknown task of the right robot, a policy they cannot load: theirs)."""
+    get_robot(args.robot)
+    if not args.task.startswith(f"{args.robot}_"):
+        raise UserError(
+            f"--task {args.task} is not a task of --robot {args.robot} "
+            f"({args.robot}_flat, {args.robot}_rough, ...)"
+        )
+    if not args.policy.is_file():
+        raise UserError(f"policy file {args.policy} does not exist; pass --policy PATH")
+    args.policy = args.policy.resolve()  # the children run in the repository, maybe not here
+    if args.out is not None:
+        check_output_file(args.out, "--out")
+
+
+@user_errors_exit(PROG)
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m deploy.bench fidelity", description=__doc__)
+    p = BenchmarkParser(prog=PROG, description=__doc__)
     default = REPO_ROOT / "assets" / "policies" / "go2_flat" / "policy.onnx"
     p.add_argument("--policy", type=Path, default=default, help="exported policy.onnx")
     p.add_argument("--task", default="go2_flat", help="its task (genpo-eval --task)")
     p.add_argument("--robot", default="go2", help="its robot (genpo-sim / genpo-deploy --robot)")
-    p.add_argument("--cmd", default="0.5,0,0", help="constant command vx,vy,wz")
-    p.add_argument("--duration", type=float, default=20.0, help="seconds per run")
-    p.add_argument("--episodes", type=int, default=2, help="genpo-eval episodes")
+    p.add_argument("--cmd", type=_command, default="0.5,0,0", help="constant command vx,vy,wz")
+    p.add_argument("--duration", type=positive_float, default=20.0, help="seconds per run")
+    p.add_argument("--episodes", type=positive_int, default=2, help="genpo-eval episodes")
     p.add_argument(
         "--contact",
         nargs="+",
@@ -128,14 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--eval-set",
         action="append",
+        type=_override,
         default=[],
         metavar="KEY=VALUE",
         help="extra genpo-eval --set, e.g. sim.target_range_factor=1 for a policy trained with "
         "the daemon's target clamp (the contact solver comes from --contact)",
     )
-    p.add_argument("--domain", type=int, default=60, help="DDS domain of the runs")
+    p.add_argument("--domain", type=bounded_int(0, DDS_DOMAIN_MAX), default=60,
+                   help="DDS domain of the runs")  # fmt: skip
     p.add_argument("--out", type=Path, help="also write the JSON here")
     args = p.parse_args(argv)
+    _check(args)
     result = measure(args)
     print(_table(result))
     line = json.dumps(result)

@@ -11,7 +11,6 @@ process feeds the LowState, as the robot would; both paths read the same samples
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
@@ -20,11 +19,14 @@ import numpy as np
 from unitree_sdk2py.idl.default import unitree_go_msg_dds__LowState_
 from unitree_sdk2py.idl.unitree_go.msg.dds_ import LowCmd_, LowState_
 
+from common.cli import BenchmarkParser, bounded_int, nonnegative_int, positive_int
 from common.compat import zip_strict
+from common.errors import UserError
 from common.machine import cpu_model
 from deploy.io.channels import open_dds
 from deploy.io.crc import stamp_crc
 from deploy.io.lean import IO_PATHS, LoopIo, make_loop_io
+from deploy.validate import DDS_DOMAIN_MAX
 from robots import get_robot
 from robots.spec import RobotSpec
 
@@ -91,6 +93,12 @@ def run(robot_name: str, domain: int, iterations: int, warmup: int) -> dict[str,
             if row is not None and i >= warmup:
                 for stage, value in zip_strict(STAGES, row):
                     samples[kind][stage].append(value)
+    for kind, stages in samples.items():
+        if not stages["total"]:
+            raise UserError(
+                f"the {kind} path read no LowState in {iterations} timed ticks; pass more "
+                "--iterations or --warmup"
+            )
     return {kind: _stats(stages) for kind, stages in samples.items()}
 
 
@@ -107,11 +115,13 @@ def _stats(stages: dict[str, list[float]]) -> dict[str, dict]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m deploy.bench io", description=__doc__)
-    parser.add_argument("--robot", default="go2", help="go2 or h1 (default go2)")
-    parser.add_argument("--domain", type=int, default=149, help="DDS domain on lo (default 149)")
-    parser.add_argument("--iterations", type=int, default=10000, help="timed ticks (default 10000)")
-    parser.add_argument("--warmup", type=int, default=200, help="untimed ticks first")
+    parser = BenchmarkParser(prog="python -m deploy.bench io", description=__doc__)
+    add = parser.add_argument
+    add("--robot", default="go2", help="go2 or h1 (default go2)")
+    add("--domain", type=bounded_int(0, DDS_DOMAIN_MAX), default=149,
+        help="DDS domain on lo (default 149)")  # fmt: skip
+    add("--iterations", type=positive_int, default=10000, help="timed ticks (default 10000)")
+    add("--warmup", type=nonnegative_int, default=200, help="untimed ticks first")
     args = parser.parse_args(argv)
     stats = run(args.robot, args.domain, args.iterations, args.warmup)
     print(f"I/O tick costs (us), {args.robot}, CycloneDDS on lo, {cpu_model()}")

@@ -11,18 +11,22 @@ when given).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from common.cli import user_errors_exit
+from common.cli import BenchmarkParser, bounded_int, positive_float, user_errors_exit
+from common.errors import UserError
+from common.files import check_output_file
 from common.machine import cpu_model as _cpu_model
-from deploy.preflight import REPO_ROOT, default_policy_path
-from deploy.sim.launch import SimProcess
+from deploy.benchmarks.children import json_line, sim_process
+from deploy.preflight import default_policy_path
+from deploy.validate import DDS_DOMAIN_MAX
+from robots import get_robot
+
+PROG = "python -m deploy.bench loop"
 
 TARGETS = {"cmd_period_jitter_us": 250.0, "state_to_cmd_us": 1000.0}
 
@@ -42,8 +46,9 @@ def _boost(pid: int, priority: int, cpus: set[int]) -> bool:
 def run_loop(
     robot: str, policy: Path, duration_s: float, domain: int, pin: bool, io: str = "lean"
 ) -> dict[str, Any]:
-    """One sim + daemon run; returns the daemon's final JSON plus the machine."""
-    with SimProcess(
+    """One sim + daemon run; returns the daemon's final JSON plus the machine. A child's refusal
+    of its arguments (genpo-sim, genpo-deploy: a policy for another robot, ...) is a UserError."""
+    with sim_process(
         robot, domain, duration_s + 60.0, *(("--band",) if robot == "h1" else ())
     ) as sim:
         # --pin: the sim on the first CPU, the daemon's loops on the last (as on the robot, where
@@ -56,13 +61,7 @@ def run_loop(
                "--set", f"sim.control_port={sim.ready['control_port']}",
                "--set", f"timing.metrics_every_s={max(duration_s, 1.0)}", "--io", io,
                *pinning]  # fmt: skip
-        done = subprocess.run(
-            cmd, cwd=REPO_ROOT, capture_output=True, text=True, timeout=duration_s + 60
-        )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"genpo-deploy failed (rc {done.returncode}):\n{done.stderr[-3000:]}")
-    result = json.loads(lines[-1])
+        result = json_line(cmd, timeout_s=duration_s + 60)
     load1, _, _ = os.getloadavg()
     result["machine"] = {"cpu": _cpu_model(), "cores": os.cpu_count(), "load1_at_end": load1,
                          "sim_sched_fifo": boosted}  # fmt: skip
@@ -91,20 +90,28 @@ def _table(r: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-@user_errors_exit("python -m deploy.bench loop")
+@user_errors_exit(PROG)
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m deploy.bench loop", description=__doc__)
+    p = BenchmarkParser(prog=PROG, description=__doc__)
     p.add_argument("--robot", default="go2", help="go2 or h1 (default go2)")
-    p.add_argument("--duration", type=float, default=60.0, help="seconds (default 60)")
+    p.add_argument("--duration", type=positive_float, default=60.0, help="seconds (default 60)")
     p.add_argument("--policy", type=Path, default=None,
                    help="policy.onnx (default: as genpo-deploy picks it)")  # fmt: skip
-    p.add_argument("--domain", type=int, default=199, help="DDS domain (default 199)")
+    p.add_argument("--domain", type=bounded_int(0, DDS_DOMAIN_MAX), default=199,
+                   help="DDS domain (default 199)")  # fmt: skip
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     p.add_argument("--pin", action="store_true", help="sim on CPU 0, daemon loops on the last")
     p.add_argument("--io", choices=("sdk", "lean", "both"), default="both",
                    help="I/O path(s) of the daemon (default both, one run each)")  # fmt: skip
     args = p.parse_args(argv)
+    # What can be checked here is, before the sim starts (the artifact itself: genpo-deploy's).
+    get_robot(args.robot)
+    if args.out is not None:
+        check_output_file(args.out, "--out")
     policy = args.policy or default_policy_path(args.robot)
+    if not policy.is_file():
+        raise UserError(f"policy file {policy} does not exist; pass --policy PATH")
+    policy = policy.resolve()  # genpo-deploy runs in the repository, maybe not here
     paths = ("sdk", "lean") if args.io == "both" else (args.io,)
     results = {io: run_loop(args.robot, policy, args.duration, args.domain, args.pin, io)
                for io in paths}  # fmt: skip

@@ -9,7 +9,6 @@ then 10,000 timed ones (performance.md). Prints a table and one JSON line.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from common.cli import BenchmarkParser, nonnegative_int, positive_int
 from common.machine import cpu_model
 from export.graph import reference_action, unrolled_module
 from export.onnx_io import export_module, runner, session
@@ -102,17 +102,22 @@ def print_table(record: dict[str, Any]) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = BenchmarkParser(
         prog="python -m export.bench latency", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--obs-dim", type=int, default=235, help="observation size (default 235)")
-    parser.add_argument("--action-dim", type=int, default=12, help="action size (default 12)")
-    parser.add_argument(
-        "--hidden", type=int, nargs="+", default=[512, 256, 128], help="default 512 256 128"
+    add = parser.add_argument
+    add("--obs-dim", type=positive_int, default=235, help="observation size (default 235)")
+    add("--action-dim", type=positive_int, default=12, help="action size (default 12)")
+    add(
+        "--hidden",
+        type=positive_int,
+        nargs="+",
+        default=[512, 256, 128],
+        help="default 512 256 128",
     )
-    parser.add_argument("--flow-steps", type=int, default=5, help="flow steps K (default 5)")
-    parser.add_argument("--warmup", type=int, default=200, help="warm-up calls (default 200)")
-    parser.add_argument("--calls", type=int, default=10_000, help="timed calls (default 10000)")
+    add("--flow-steps", type=positive_int, default=5, help="flow steps K (default 5)")
+    add("--warmup", type=nonnegative_int, default=200, help="warm-up calls (default 200)")
+    add("--calls", type=positive_int, default=10_000, help="timed calls (default 10000)")
     parser.add_argument(
         "--smoke", action="store_true", help="tiny networks and 50 calls, for CI (default off)"
     )

@@ -76,3 +76,25 @@ def test_table_has_one_row_per_algo_with_the_seed_mean() -> None:
     assert "0.7 CPU-min / 0.00M; not in 0.833333 CPU-min" in rows[0]
     assert "0.450 (0.300, 0.600)" in rows[0]  # tracking at the budget: mean (seed 1, seed 2)
     assert "0.850 (0) @ 0.7, -" in rows[0]
+
+
+def test_a_tiny_comparison_trains_and_evaluates_every_algo(tmp_path) -> None:
+    """The real runs, tiny: each worker builds its env and runner as genpo-train does, trains
+    within its CPU budget, is evaluated, and lands in the JSON line (a worker that crashes at
+    start leaves no iterations)."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    out = str(tmp_path / "b")
+    cmd = [sys.executable, "-m", "training.bench", "algos", "--algos", "ppo,genpo",
+           "--seeds", "1", "--num-envs", "4", "--budget-cpu-min", "0.03",
+           "--eval-every-cpu-min", "0.02", "--eval-episodes", "1", "--out", out]  # fmt: skip
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = json.loads(done.stdout.strip().splitlines()[-1])["runs"]
+    assert set(runs) == {"ppo_s1", "genpo_s1"}
+    for run in runs.values():
+        assert run["iterations"] >= 1 and run["eval_tracking"] is not None

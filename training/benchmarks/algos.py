@@ -30,26 +30,48 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from common.cli import (
+    BenchmarkParser,
+    bounded_int,
+    int_list,
+    positive_float,
+    positive_int,
+)
+from common.errors import UserError
+from common.files import writable_dir
+
 ALGOS = ("ppo", "genpo", "gmpo", "gmpg")
 SMOOTH = 5  # logged values averaged for "tracking at ..." (episodes end every few iterations)
+# The launch settings the report shows (--report-only reads them from launch.json).
+LAUNCH_KEYS = {"task", "num_envs", "seeds", "torch_threads", "parallel", "nice",
+               "eval_every_cpu_min", "eval_episodes"}  # fmt: skip
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = BenchmarkParser(
         prog="python -m training.bench algos",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--task", default="go2_flat", help="training task")
     p.add_argument("--algos", default=",".join(ALGOS), help="comma-separated algorithms")
-    p.add_argument("--seeds", default="1,2", help="comma-separated seeds (each algo runs all)")
-    p.add_argument("--budget-cpu-min", type=float, default=5.0, help="process CPU-min per run")
-    p.add_argument("--num-envs", type=int, default=512, help="parallel envs per run")
-    p.add_argument("--torch-threads", type=int, default=1, help="torch threads per run")
-    p.add_argument("--parallel", type=int, default=2, help="runs at a time")
-    p.add_argument("--nice", type=int, default=10, help="niceness of the runs")
-    p.add_argument("--eval-every-cpu-min", type=float, default=2.5, help="evaluation period")
-    p.add_argument("--eval-episodes", type=int, default=8, help="episodes per evaluation")
+    p.add_argument(
+        "--seeds",
+        type=int_list(0),
+        default="1,2",
+        help="comma-separated seeds (each algo runs all)",
+    )
+    p.add_argument(
+        "--budget-cpu-min", type=positive_float, default=5.0, help="process CPU-min per run"
+    )
+    p.add_argument("--num-envs", type=positive_int, default=512, help="parallel envs per run")
+    p.add_argument("--torch-threads", type=positive_int, default=1, help="torch threads per run")
+    p.add_argument("--parallel", type=positive_int, default=2, help="runs at a time")
+    p.add_argument("--nice", type=bounded_int(-20, 19), default=10, help="niceness of the runs")
+    p.add_argument(
+        "--eval-every-cpu-min", type=positive_float, default=2.5, help="evaluation period"
+    )
+    p.add_argument("--eval-episodes", type=positive_int, default=8, help="episodes per evaluation")
     p.add_argument("--out", type=Path, default=None, help="default: runs/bench_algos/<time>")
     p.add_argument(
         "--report-only",
@@ -62,35 +84,82 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str]) -> int:
+    """Check everything the runs need first (a UserError: one sentence, exit 2), then launch
+    them; 1 when a run failed (its log in --out says why), after the report of the others."""
     args = _parse(argv)
     if args.worker:
         _worker(args, args.worker[0], int(args.worker[1]))
         return 0
-    out = args.out or Path("runs") / "bench_algos" / time.strftime("%Y%m%d-%H%M%S")
-    algos = [a for a in args.algos.split(",") if a]
+    algos = list(dict.fromkeys(a for a in args.algos.split(",") if a))
     unknown = sorted(set(algos) - set(ALGOS))
-    if unknown:
-        print(f"unknown algo(s) {', '.join(unknown)}; use: {', '.join(ALGOS)}", file=sys.stderr)
-        return 2
-    seeds = [int(s) for s in args.seeds.split(",") if s]
-    runs = [(a, s) for s in seeds for a in algos]
-    if not args.report_only:
-        _run_all(args, out, runs)
+    if unknown or not algos:
+        what = (
+            f"unknown algo(s) {', '.join(unknown)}"
+            if unknown
+            else f"--algos {args.algos!r} names no algorithm"
+        )
+        raise UserError(f"{what}; use: {', '.join(ALGOS)}")
+    runs = [(a, s) for s in args.seeds for a in algos]
+    failed: list[str] = []
+    if args.report_only:
+        out = _earlier_run(args.out)
+    else:
+        from training.tasks import TASKS  # the task's own checks run in the workers
+
+        if args.task not in TASKS:
+            raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(TASKS)}")
+        out = args.out or Path("runs") / "bench_algos" / time.strftime("%Y%m%d-%H%M%S")
+        taken = [f"{a}_s{s}" for a, s in runs if (out / f"{a}_s{s}" / "run.yaml").exists()]
+        if taken:
+            raise UserError(
+                f"--out '{out}' already holds run(s) {', '.join(taken)}; pass another --out, "
+                "or add --report-only to re-aggregate them"
+            )
+        writable_dir(out, "output directory", "--out")
+        failed = _run_all(args, out, runs)
     from training.benchmarks.algos_report import report
 
     report(out, runs, args)
+    if failed:
+        logs = ", ".join(str(out / f"{name}.log") for name in failed)
+        print(f"bench algos: {len(failed)} of {len(runs)} runs failed; see {logs}", file=sys.stderr)
+        return 1
     return 0
 
 
-def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -> None:
-    """Launch the runs as child processes, at most args.parallel at a time."""
-    out.mkdir(parents=True, exist_ok=True)
+def _earlier_run(out: Path | None) -> Path:
+    """--out of --report-only: the directory of an earlier launch, with its launch.json."""
+    if out is None:
+        raise UserError("--report-only re-aggregates an earlier run: pass its directory as --out")
+    launch = out / "launch.json"
+    if not launch.is_file():
+        if out.is_dir():
+            what = "holds no launch.json"
+        else:
+            what = "is not a directory" if out.exists() else "does not exist"
+        raise UserError(
+            f"--out '{out}' {what}; --report-only needs the --out of an earlier "
+            "`python -m training.bench algos`"
+        )
+    try:
+        settings = json.loads(launch.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"cannot read '{launch}' ({exc}); --report-only needs it intact") from None
+    if not isinstance(settings, dict) or not LAUNCH_KEYS.issubset(settings):
+        raise UserError(f"'{launch}' is not a launch.json of `python -m training.bench algos`")
+    return writable_dir(out, "output directory", "--out")  # the report is written into it
+
+
+def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -> list[str]:
+    """Launch the runs as child processes, at most args.parallel at a time; the names
+    (`<algo>_s<seed>`) of those that failed."""
     launch = {k: v for k, v in vars(args).items() if k not in ("out", "worker", "report_only")}
+    launch["seeds"] = ",".join(map(str, args.seeds))  # as typed, as the report shows it
     (out / "launch.json").write_text(json.dumps(launch, indent=1))
-    pending, active = list(runs), []
+    pending, active, failed = list(runs), [], []
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        _launch_and_wait(args, out, pending, active)
+        _launch_and_wait(args, out, pending, active, failed)
     except KeyboardInterrupt:
         # Stopped early (Ctrl-C, SIGTERM): the curves so far are on disk; report at the CPU
         # time every run reached (--report-only --budget-cpu-min T re-aggregates them).
@@ -99,6 +168,7 @@ def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -
             proc.wait()
             log.close()
         print("bench algos: interrupted; reporting what the runs logged", flush=True)
+    return failed
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
@@ -106,7 +176,11 @@ def _interrupt(_signum: int, _frame: object) -> None:
 
 
 def _launch_and_wait(
-    args: argparse.Namespace, out: Path, pending: list[tuple[str, int]], active: list
+    args: argparse.Namespace,
+    out: Path,
+    pending: list[tuple[str, int]],
+    active: list,
+    failed: list[str],
 ) -> None:
     passthrough = [
         "--task", args.task, "--budget-cpu-min", str(args.budget_cpu_min),
@@ -130,6 +204,8 @@ def _launch_and_wait(
                 log.close()
                 active.remove(item)
                 status = "done" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+                if proc.returncode != 0:
+                    failed.append(f"{algo}_s{seed}")
                 print(f"bench algos: {algo} seed {seed} {status}", flush=True)
 
 
@@ -138,11 +214,10 @@ def _worker(args: argparse.Namespace, algo: str, seed: int) -> None:
     import torch
 
     torch.set_num_threads(max(1, args.torch_threads))
-    from robots import get_robot
-    from robots.contract import make_contract
     from training.cli import build_parser, make_backend_env, plan, write_run_file
     from training.runner import OnPolicyRunner
-    from training.tasks import task_config
+    from training.tasks import task_config, task_contract
+    from training.tasks.config import policy_settings
 
     run_dir = args.out / f"{algo}_s{seed}"
     cli_args = [args.task, "--algo", algo, "--seed", str(seed), "--no-progress",
@@ -151,11 +226,12 @@ def _worker(args: argparse.Namespace, algo: str, seed: int) -> None:
                 "--set", "runner.save_interval=1000000"]  # fmt: skip
     p = plan(build_parser().parse_args(cli_args))
     write_run_file(p)
-    env = make_backend_env(p, seed)
-    robot, variant = p.task.split("_")
-    contract = make_contract(get_robot(robot), variant)
-    runner = OnPolicyRunner(env, p.train_cfg, run_dir, "cpu", contract.to_dict())
-    weights = {t.term: t.weight for t in task_config(p.task).rewards if t.term.startswith("track_")}
+    task_cfg = task_config(p.task, p.env_overrides)  # as genpo-train builds its env and runner
+    contract = task_contract(task_cfg)
+    env = make_backend_env(p, seed, contract)
+    settings = policy_settings(task_cfg)
+    runner = OnPolicyRunner(env, p.train_cfg, run_dir, "cpu", contract.to_dict(), settings)
+    weights = {t.term: t.weight for t in task_cfg.rewards if t.term.startswith("track_")}
     clock = _BudgetClock(args.budget_cpu_min * 60.0)
     curve = open(run_dir / "curve.jsonl", "w")  # noqa: SIM115 (closed below)
     next_eval = [args.eval_every_cpu_min * 60.0]

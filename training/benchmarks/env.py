@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from mujoco.batch import Batch
 
+from common.cli import BenchmarkParser, nonnegative_int, positive_int
 from common.machine import cpu_model as _cpu_model
 from training.tasks import TASKS, make_env
 
@@ -27,11 +28,12 @@ ACTION_STD = 0.5  # random policy outputs: enough motion for realistic contacts,
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", default="go2_flat", choices=sorted(TASKS), help="task name")
-    parser.add_argument("--num-envs", type=int, default=256, help="simulations (default 256)")
-    parser.add_argument("--threads", type=int, default=0, help="MuJoCo threads, 0 = all CPUs")
-    parser.add_argument("--steps", type=int, default=50, help="env steps per timed block")
-    parser.add_argument("--repeats", type=int, default=5, help="timed blocks per arm")
-    parser.add_argument("--seed", type=int, default=0)
+    add = parser.add_argument
+    add("--num-envs", type=positive_int, default=256, help="simulations (default 256)")
+    add("--threads", type=nonnegative_int, default=0, help="MuJoCo threads, 0 = all CPUs")
+    add("--steps", type=positive_int, default=50, help="env steps per timed block")
+    add("--repeats", type=positive_int, default=5, help="timed blocks per arm")
+    add("--seed", type=nonnegative_int, default=0)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -108,7 +110,7 @@ def print_result(result: dict) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(
+    parser = BenchmarkParser(
         prog="python -m training.bench env",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -32,6 +32,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from common.cli import BenchmarkParser, int_list, nonnegative_int, positive_int
+from common.cli import fraction as fraction_0_1
+from common.errors import UserError
 from common.machine import cpu_model as _cpu_model
 from training.config import FlowPolicyCfg, GaussianPolicyCfg, PPOCfg
 from training.gaussian import GaussianPolicy
@@ -116,31 +119,35 @@ def available_memory_bytes() -> int:
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = BenchmarkParser(
         prog="python -m training.bench genpo-update",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--batch", type=int, default=24576, help="minibatch rows (default 24576)")
-    p.add_argument(
-        "--obs", type=int, default=235, help="observation width (default 235, Go2 rough)"
+    add = p.add_argument
+    add("--batch", type=positive_int, default=24576, help="minibatch rows (default 24576)")
+    add("--obs", type=positive_int, default=235, help="observation width (default 235, Go2 rough)")
+    add("--act", type=positive_int, default=12, help="action width d (default 12)")
+    add(
+        "--hidden",
+        type=int_list(1, unique=False),
+        default="512,256,128",
+        help="actor/critic widths",
     )
-    p.add_argument("--act", type=int, default=12, help="action width d (default 12)")
-    p.add_argument("--hidden", type=str, default="512,256,128", help="actor/critic widths")
-    p.add_argument("--flow-steps", type=int, default=5, help="K (default 5)")
+    add("--flow-steps", type=positive_int, default=5, help="K (default 5)")
     p.add_argument(
         "--compression-fraction",
-        type=float,
+        type=fraction_0_1,
         default=0.25,
         help="fraction of rows with fresh compression samples (default 0.25)",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the loss (default off)")
-    p.add_argument("--repeats", type=int, default=5, help="timed steps per variant (default 5)")
-    p.add_argument("--jacobian-repeats", type=int, default=2, help="timed (b) steps (default 2)")
-    p.add_argument("--jacobian-chunk", type=int, default=1024, help="rows per jacrev chunk")
+    add("--repeats", type=positive_int, default=5, help="timed steps per variant (default 5)")
+    add("--jacobian-repeats", type=positive_int, default=2, help="timed (b) steps (default 2)")
+    add("--jacobian-chunk", type=positive_int, default=1024, help="rows per jacrev chunk")
     p.add_argument(
         "--jacobian-rows",
-        type=int,
+        type=nonnegative_int,
         default=0,
         help="rows (b) is timed on, then scaled to the batch (default 0: as many as fit "
         "in half of the available memory, at most the batch)",
@@ -151,7 +158,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="also time (a) and (d) over flow_steps {2,3,5} x fraction {0,0.25,1}",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
+    add("--threads", type=nonnegative_int, default=0, help="torch threads (default: torch's)")
     return p.parse_args(argv)
 
 
@@ -251,14 +258,14 @@ def _check_log_probs(flow: FlowPolicy, args: argparse.Namespace, dtype: torch.dt
 
 
 def _jacobian_rows(args: argparse.Namespace, hidden: tuple[int, ...]) -> int:
-    """--jacobian-rows, or the rows that fit now; SystemExit when not even one row fits."""
+    """--jacobian-rows, or the rows that fit now; a UserError when not even one row fits."""
     if args.jacobian_rows > 0:
         return min(args.jacobian_rows, args.batch)
     per_row = jacobian_bytes_per_row(args.act, args.flow_steps, hidden)
     available = available_memory_bytes()
     rows = jacobian_rows(args.batch, per_row, available)
     if rows == 0:
-        raise SystemExit(
+        raise UserError(
             f"(b) needs ~{per_row / 2**20:.0f} MiB per row but {available / 2**30:.1f} GiB "
             "is available; pass --skip-jacobian"
         )
@@ -298,7 +305,9 @@ def main(argv: list[str]) -> int:
     args = _parse(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    hidden = tuple(int(h) for h in args.hidden.split(","))
+    hidden = tuple(args.hidden)
+    if not args.skip_jacobian:
+        _jacobian_rows(args, hidden)  # refuses before the timing, not after it; sized again there
     K, frac = args.flow_steps, args.compression_fraction
     load = os.getloadavg()[0]
     print(f"CPU: {_cpu_model()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
