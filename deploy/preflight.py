@@ -53,7 +53,8 @@ def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print
     (safety/envelope.py), the runtime's inputs
     and outputs fit the contract, and the golden vectors reproduce on this machine."""
     if not path.is_file():
-        raise UserError(f"policy file {path} does not exist; pass --policy PATH")
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise UserError(f"policy file {path} {state}; pass --policy PATH of a policy.onnx")
     runtime = load_runtime(path)
     text = runtime.metadata()
     if text is None:

@@ -72,6 +72,10 @@ def _run(args: argparse.Namespace) -> ExportResult:
         raise UserError(f"--golden must be at least 1, got {args.golden}")
     if args.latency_calls < 0:
         raise UserError(f"--latency-calls must be 0 (skip) or more, got {args.latency_calls}")
+    if args.fp16 and not args.trt:
+        raise UserError("--fp16 builds the TensorRT engine in fp16; it goes with --trt")
+    if args.from_onnx and args.checkpoint is not None:
+        raise UserError("pass a checkpoint or --from-onnx ONNX, not both")
     opts = ExportOptions(noise=args.noise, golden=args.golden, latency_calls=args.latency_calls)
     if args.from_onnx:
         if args.robot is None or args.task is None:

@@ -202,6 +202,11 @@ def test_sim_on_a_network_interface_refused_before_dds(artifacts, spy, capsys, t
     assert f"{others[0]!r} is not a loopback interface" in line
 
 
+def test_policy_that_is_a_directory_refused_before_dds(spy, capsys, tmp_path):
+    line = _refused(_argv(tmp_path, tmp_path / "log"), capsys, spy)
+    assert f"policy file {tmp_path} is a directory" in line
+
+
 def test_unwritable_log_refused_before_dds(artifacts, spy, capsys, tmp_path):
     line = _refused(_argv(artifacts["go2"], _read_only_dir(tmp_path)), capsys, spy)
     assert "cannot write the flight recorder log" in line
