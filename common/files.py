@@ -94,9 +94,23 @@ def writable_dir(path: Path, what: str, option: str) -> Path:
         raise UserError(
             f"cannot create {what} '{path}' ({exc.strerror}); pass another {option}"
         ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
-        raise UserError(f"{what} '{path}' is not writable; pass another {option}")
+    problem = _cannot_create_in(path)
+    if problem:
+        raise UserError(f"{what} '{path}' is not writable ({problem}); pass another {option}")
     return path
+
+
+def _cannot_create_in(directory: Path) -> str:
+    """'' when a file can be created in `directory`, else why not. A real file, created and
+    removed, rather than `os.access`: root passes that on read-only places such as /proc. The
+    name is an atomic-write temp name, so one left by a kill is removed by the next write."""
+    probe = directory / f".probe.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    probe.unlink(missing_ok=True)
+    return ""
 
 
 def check_output_file(path: Path, option: str) -> None:

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common.compat import require_python
 
@@ -18,14 +19,22 @@ require_python("genpo-sim")  # before the imports that need mujoco
 
 from common.cli import user_errors_exit
 from common.errors import UserError
+from common.files import check_output_file
+from common.gl import disable_gl, select_gl
 from deploy.io.channels import SIM_DOMAIN
+from deploy.sim import START_POSES
 from deploy.sim.faults import FaultConfig
-from deploy.sim.model import START_POSES
-from deploy.sim.runner import Sim, SimOptions
-from deploy.sim.video import LiveViewer, VideoRecorder, display_available
+from deploy.validate import DDS_DOMAIN_MAX, PORT_MAX, check_run
 from robots import get_robot
 from robots.assets import CONTACT_MODELS
 from robots.contract import TERRAINS
+from robots.spec import RobotSpec
+
+if TYPE_CHECKING:
+    from deploy.sim.runner import SimOptions
+
+PUSH_FORCE_N = (0.0, 80.0, 0.0)  # --push-force-n default: a sideways shove of the base
+PUSH_DURATION_S = 0.1
 
 
 def _force(text: str) -> tuple[float, float, float]:
@@ -39,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genpo-sim", description=__doc__.splitlines()[0])
     add = p.add_argument
     add("--robot", required=True, help="robot to simulate: go2 or h1")
-    add("--domain", type=int, default=SIM_DOMAIN, help="DDS domain (default 1: simulation)")
+    add("--domain", type=int, default=SIM_DOMAIN,
+        help=f"DDS domain, 0-{DDS_DOMAIN_MAX} (default {SIM_DOMAIN}: simulation)")  # fmt: skip
     add("--iface", default="lo", help="network interface DDS binds to (default lo)")
     add("--terrain", choices=TERRAINS, default="flat", help="flat plane or rough height field")
     add(
@@ -53,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--band", action="store_true", help="hang the robot in an elastic band (H1 bring-up)")
     add("--no-hold", action="store_true", help="run physics before the first LowCmd arrives "
         "(default: the robot is held still, as on a stand, until a controller speaks)")  # fmt: skip
-    add("--duration", type=float, default=None, help="stop after this many seconds (default: run)")
+    add("--duration", type=float, default=None, help="stop after this many seconds "
+        "(default: run until stopped)")  # fmt: skip
     add("--control-port", type=int, default=0, help="UDP port of the control channel on "
-        "127.0.0.1 (default 0: any free port, printed in the ready line)")  # fmt: skip
-    add("--video", type=Path, default=None, help="record an mp4 offscreen (needs GL and ffmpeg)")
+        f"127.0.0.1, 0-{PORT_MAX} (default 0: any free port, in the ready line)")  # fmt: skip
+    add("--video", type=Path, default=None, help="record an .mp4 offscreen (needs "
+        "EGL or OSMesa, and ffmpeg; default: none)")  # fmt: skip
     add("--headless", action="store_true", help="no live viewer even when a display exists")
     add("--latency-ms", type=float, default=0.0, help="added LowState latency (default 0)")
     add("--jitter-ms", type=float, default=0.0, help="uniform +- jitter on that latency")
@@ -69,13 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--bad-crc-rate", type=float, default=0.0, help="fraction of LowState with a bad CRC")
     add("--push-at-s", type=float, default=None, help="sim time of a scheduled push on the base")
-    add("--push-force-n", type=_force, default=(0.0, 80.0, 0.0), help="push force FX,FY,FZ (N)")
-    add("--push-duration-s", type=float, default=0.1, help="how long the push lasts (default 0.1)")
+    add("--push-force-n", type=_force, default=None, help="push force FX,FY,FZ in N (default "
+        f"{','.join(f'{f:g}' for f in PUSH_FORCE_N)}); needs --push-at-s")  # fmt: skip
+    add("--push-duration-s", type=float, default=None, help="how long the push lasts (default "
+        f"{PUSH_DURATION_S:g} s); needs --push-at-s")  # fmt: skip
     add("--seed", type=int, default=0, help="seed for terrain and fault randomness")
     return p
 
 
-def _options(args: argparse.Namespace) -> SimOptions:
+def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig]:
+    """The robot and the LowState faults; UserError for any command-line mistake, before MuJoCo,
+    DDS or the control socket start."""
+    robot = get_robot(args.robot)
     try:
         faults = FaultConfig(
             latency_ms=args.latency_ms,
@@ -87,8 +104,31 @@ def _options(args: argparse.Namespace) -> SimOptions:
         )
     except ValueError as exc:
         raise UserError(f"bad fault option: {exc}") from None
+    check_run(args.duration, args.domain)  # genpo-deploy's rules for --duration and --domain
+    if not 0 <= args.control_port <= PORT_MAX:
+        raise UserError(
+            f"--control-port {args.control_port} must be a UDP port in [0, {PORT_MAX}] "
+            "(0: any free port)"
+        )
+    push_options = {"--push-force-n": args.push_force_n, "--push-duration-s": args.push_duration_s}
+    for option, value in push_options.items():
+        if value is not None and args.push_at_s is None:
+            raise UserError(f"{option} goes with --push-at-s (the sim time of the push)")
+    if args.video is not None:
+        if args.video.suffix.lower() != ".mp4" and not args.video.is_dir():
+            raise UserError(
+                f"--video '{args.video}' must name an .mp4 file (ffmpeg picks the format from "
+                "the extension)"
+            )
+        check_output_file(args.video, "--video")  # a directory, or a folder it cannot write in
+    return robot, faults
+
+
+def _options(args: argparse.Namespace, robot: RobotSpec, faults: FaultConfig) -> SimOptions:
+    from deploy.sim.runner import SimOptions  # imports mujoco: only after the GL choice
+
     return SimOptions(
-        robot=get_robot(args.robot),
+        robot=robot,
         domain=args.domain,
         iface=args.iface,
         terrain=args.terrain,
@@ -99,8 +139,8 @@ def _options(args: argparse.Namespace) -> SimOptions:
         control_port=args.control_port,
         faults=faults,
         push_at_s=args.push_at_s,
-        push_force_n=args.push_force_n,
-        push_duration_s=args.push_duration_s,
+        push_force_n=PUSH_FORCE_N if args.push_force_n is None else args.push_force_n,
+        push_duration_s=PUSH_DURATION_S if args.push_duration_s is None else args.push_duration_s,
         seed=args.seed,
     )
 
@@ -110,7 +150,17 @@ def _emit(event: str, **fields: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    sim = Sim(_options(args))
+    robot, faults = _check_args(args)
+    if args.video is None:
+        disable_gl()  # nothing renders offscreen: a broken MUJOCO_GL cannot stop the sim
+    else:
+        problem = select_gl()
+        if problem:
+            raise UserError(f"--video needs rendering: {problem}; or run without --video")
+    from deploy.sim.runner import Sim  # imports mujoco: after the GL choice
+    from deploy.sim.video import LiveViewer, VideoRecorder, display_available
+
+    sim = Sim(_options(args, robot, faults))
     hooks = []
     if args.video is not None:
         hooks.append(VideoRecorder(sim.sim.model, args.video))

@@ -21,6 +21,8 @@ import socket
 import threading
 from typing import Any, Callable, Dict
 
+from common.errors import UserError
+
 # typing's generics: this alias is evaluated, and genpo-deploy imports the client on Python 3.8.
 Handler = Callable[[Dict[str, Any]], Dict[str, Any]]
 MAX_DATAGRAM = 65507
@@ -115,7 +117,14 @@ class ControlServer:
 
     def __init__(self, port: int, handler: Handler) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._sock.bind(("127.0.0.1", port))
+        try:
+            self._sock.bind(("127.0.0.1", port))
+        except OSError as exc:  # in use, or privileged
+            self._sock.close()
+            raise UserError(
+                f"the control channel cannot use UDP port {port} on 127.0.0.1 ({exc.strerror}); "
+                "pass another --control-port, or 0 for any free port"
+            ) from None
         self._sock.settimeout(0.2)
         self.port = self._sock.getsockname()[1]
         self._handler = handler

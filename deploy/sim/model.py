@@ -22,7 +22,6 @@ ROUGH_HEIGHT_M = 0.05  # peak bump height
 ROUGH_CELLS = 96
 BAND_STIFFNESS_N_M = 2000.0  # hoist: a stiff spring-damper holding the root at its spawn point
 BAND_DAMPING_N_S_M = 300.0
-START_POSES = ("standing", "lying")
 LYING_SETTLE_S = 2.0  # "lying": dropped with motors off and settled this long before real time
 
 

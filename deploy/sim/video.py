@@ -1,8 +1,9 @@
 """Offscreen video (--video out.mp4) and the live viewer; both optional and lazy.
 
-Rendering needs an OpenGL backend (MUJOCO_GL=egl or osmesa on a headless machine) and encoding
-an `ffmpeg` program: the one on PATH, else the one `imageio-ffmpeg` ships (the train extra, which
-is also where MuJoCo comes from); a missing piece is a UserError naming it.
+Rendering needs an OpenGL backend (MUJOCO_GL=egl or osmesa on a headless machine; deploy.sim.gl
+picks it before mujoco is imported) and encoding an `ffmpeg` program: the one on PATH, else the
+one `imageio-ffmpeg` ships (the train extra, which is also where MuJoCo comes from); a missing
+piece is a UserError naming it.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import mujoco
 
-from common.errors import UserError
+from common.errors import UserError, first_line
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480
@@ -29,8 +30,9 @@ class VideoRecorder:
             self._renderer = mujoco.Renderer(model, HEIGHT, WIDTH)
         except Exception as exc:  # GL context creation fails in many backend-specific ways
             raise UserError(
-                f"--video needs an OpenGL backend and none works here ({exc}); set MUJOCO_GL=egl "
-                f"(GPU) or MUJOCO_GL=osmesa (CPU, needs libosmesa)"
+                f"MuJoCo cannot render offscreen with MUJOCO_GL={os.environ.get('MUJOCO_GL')} "
+                f"({first_line(exc)[:160]}); set MUJOCO_GL=egl (Debian libegl1 and libegl-mesa0) "
+                "or MUJOCO_GL=osmesa (libosmesa6), or run without --video"
             ) from None
         self._proc = subprocess.Popen(
             [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from common.errors import UserError
-from common.files import atomic_write, check_output_file, write_text_atomic
+from common.files import atomic_write, check_output_file, writable_dir, write_text_atomic
 from tests.conftest import REPO
 
 # A writer killed with SIGKILL halfway through its data, as `kill -9` or the OOM killer would.
@@ -73,3 +73,27 @@ def test_output_file_checks_refuse_a_directory_or_an_impossible_folder(tmp_path:
     with pytest.raises(UserError, match="cannot create folder of --json"):
         check_output_file(blocker / "sub" / "eval.json", "--json")
     check_output_file(tmp_path / "new" / "eval.json", "--json")  # a fine path passes
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc here")
+def test_output_file_checks_refuse_a_folder_no_file_can_be_made_in_even_as_root() -> None:
+    # os.access says yes for root on /proc; creating a file there fails all the same.
+    with pytest.raises(UserError, match="folder of --video '/proc' is not writable"):
+        check_output_file(Path("/proc/sim.mp4"), "--video")
+
+
+def test_output_file_checks_leave_nothing_behind(tmp_path: Path) -> None:
+    check_output_file(tmp_path / "eval.json", "--json")
+    assert writable_dir(tmp_path / "out", "output directory", "--out") == tmp_path / "out"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder")
+def test_output_file_checks_refuse_a_read_only_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o500)
+    try:
+        with pytest.raises(UserError, match="folder of --json .* is not writable"):
+            check_output_file(folder / "eval.json", "--json")
+    finally:
+        folder.chmod(0o700)

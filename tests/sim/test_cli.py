@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+import pytest
 
 from deploy.sim.launch import SimProcess
 from robots import GO2
 from tests.sim.conftest import SimClient
 
 
-def _run(*args: str) -> subprocess.CompletedProcess[str]:
+def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "deploy.sim", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+
+
+# A sim that would start: each test below changes one thing (a later --duration replaces this one).
+SIM = ("--robot", "go2", "--headless", "--domain", "125", "--duration", "1")
+
+
+def _refused(out: subprocess.CompletedProcess[str], message: str) -> None:
+    """Exit 2 with the one sentence `genpo-sim: error: ...` holding `message`, nothing else."""
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("genpo-sim: error: ") and out.stderr.count("\n") == 1, out.stderr
+    assert message in out.stderr and out.stdout == ""
 
 
 def test_unknown_robot_and_interface_exit_2_without_traceback() -> None:
@@ -25,6 +41,91 @@ def test_unknown_robot_and_interface_exit_2_without_traceback() -> None:
         out = _run(*args, "--duration", "1", "--headless")
         assert out.returncode == 2, out.stderr
         assert message in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--control-port", "70000"), "--control-port 70000 must be a UDP port in [0, 65535]"),
+        (("--control-port", "-1"), "--control-port -1 must be a UDP port in [0, 65535]"),
+        (("--duration", "0"), "--duration 0 must be a positive number of seconds"),
+        (("--duration", "-1"), "--duration -1 must be a positive number of seconds"),
+        (("--duration", "nan"), "--duration nan must be a positive number of seconds"),
+        (("--duration", "inf"), "--duration inf must be a positive number of seconds"),
+        (("--domain", "300"), "--domain 300 must be a DDS domain id in [0, 232]"),
+        (("--push-force-n", "10,0,0"), "--push-force-n goes with --push-at-s"),
+        (("--push-duration-s", "0.5"), "--push-duration-s goes with --push-at-s"),
+    ],
+)
+def test_bad_numbers_are_refused_before_the_sim_starts(args: tuple[str, ...], message: str) -> None:
+    _refused(_run(*SIM, *args), message)
+
+
+def test_a_control_port_in_use_is_one_sentence() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        port = str(taken.getsockname()[1])
+        out = _run(*SIM, "--control-port", port)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"cannot use UDP port {port} on 127.0.0.1 (Address already in use)" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("video", "message"),
+    [
+        ("{tmp}", "--video '{tmp}' is a directory"),
+        ("{tmp}/clip.mp4", "--video '{tmp}/clip.mp4' is a directory"),  # made below
+        ("/proc/sim.mp4", "folder of --video '/proc' is not writable"),
+        ("{tmp}/sim.txt", "--video '{tmp}/sim.txt' must name an .mp4 file"),
+        ("{tmp}/file/sim.mp4", "cannot create folder of --video '{tmp}/file'"),
+    ],
+)
+def test_an_unwritable_video_path_is_refused_up_front(
+    tmp_path: Path, video: str, message: str
+) -> None:
+    if video.startswith("/proc") and not Path("/proc").is_dir():
+        pytest.skip("no /proc here")
+    (tmp_path / "clip.mp4").mkdir()
+    (tmp_path / "file").write_text("")
+    env = {**os.environ, "MUJOCO_GL": "egl"}  # a backend that works: the path alone is wrong
+    out = _run(*SIM, "--video", video.format(tmp=tmp_path), env=env)
+    _refused(out, message.format(tmp=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "file"]  # nothing written
+
+
+def _osmesa_renders() -> bool:
+    probe = "import mujoco; mujoco.Renderer(mujoco.MjModel.from_xml_string('<mujoco/>'), 8, 8)"
+    env = {**os.environ, "MUJOCO_GL": "osmesa"}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, timeout=60)
+    return done.returncode == 0
+
+
+@pytest.mark.parametrize("backend", ["bogus", "osmesa"])
+def test_a_renderer_that_cannot_start_is_one_sentence(tmp_path: Path, backend: str) -> None:
+    if backend == "osmesa" and _osmesa_renders():
+        pytest.skip("osmesa renders here (libosmesa6 is installed)")
+    env = {**os.environ, "MUJOCO_GL": backend}  # `import mujoco` itself fails with either
+    out = _run(*SIM, "--video", str(tmp_path / "sim.mp4"), env=env)
+    _refused(out, f"--video needs rendering: no headless OpenGL backend works here ({backend}: ")
+    assert "libosmesa6 (MUJOCO_GL=osmesa)" in out.stderr and not list(tmp_path.iterdir())
+
+
+def test_a_broken_gl_backend_does_not_stop_a_sim_without_video() -> None:
+    """Nothing renders offscreen without --video: MUJOCO_GL=osmesa (no libosmesa) or a typo in
+    it made `import mujoco` raise before the sim started."""
+    env = {**os.environ, "MUJOCO_GL": "bogus"}
+    out = _run(*SIM, "--duration", "0.2", env=env)
+    assert out.returncode == 0, out.stderr
+    assert '"event": "summary"' in out.stdout
+
+
+def test_a_scheduled_push_takes_the_default_force_and_duration() -> None:
+    from deploy.sim.cli import PUSH_DURATION_S, PUSH_FORCE_N, _check_args, _options, build_parser
+
+    args = build_parser().parse_args(["--robot", "go2", "--push-at-s", "1.5"])
+    opts = _options(args, *_check_args(args))
+    assert opts.push_at_s == 1.5 and opts.push_force_n == PUSH_FORCE_N == (0.0, 80.0, 0.0)
+    assert opts.push_duration_s == PUSH_DURATION_S == 0.1
 
 
 def test_sticks_and_buttons_reach_wireless_remote() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from common.cli import add_set_argument, user_errors_exit
 from common.errors import UserError
 from common.files import check_output_file, write_text_atomic
+from common.gl import select_gl
 from robots.assets import CONTACT_MODELS
 
 PROG = "genpo-eval"
@@ -93,9 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_args(args)
     video_problem = None
     if args.video is not None:
-        from training.evaluation.video import select_gl
-
         video_problem = select_gl()
+        if video_problem:
+            video_problem += "; no video was written"
     from training.evaluation.rollout import EvalOptions, evaluate, summary_rows
 
     opts = EvalOptions(

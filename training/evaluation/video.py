@@ -1,58 +1,16 @@
 """Offscreen video of env 0 with a camera that follows the base (mujoco.Renderer, headless GL).
 
-MuJoCo picks its GL backend from MUJOCO_GL when `mujoco` is first imported, so `select_gl`
-must run before that. It probes each candidate in a child process: a backend whose system
-library is missing can make `import mujoco` itself fail.
+MuJoCo picks its GL backend from MUJOCO_GL when `mujoco` is first imported, so
+`common.gl.select_gl` must run before that.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-CANDIDATES = ("egl", "osmesa")
-DEBIAN_PACKAGES = {"egl": "libegl1 and libegl-mesa0", "osmesa": "libosmesa6"}
 WIDTH, HEIGHT = 640, 480  # within MuJoCo's default offscreen buffer
-_PROBE = "import mujoco; mujoco.Renderer(mujoco.MjModel.from_xml_string('<mujoco/>'), 8, 8)"
-
-
-def select_gl() -> str | None:
-    """Set MUJOCO_GL to a backend that renders here; else a sentence saying what to install."""
-    if "mujoco" in sys.modules:  # too late to choose: the recorder tries what was imported
-        return None
-    wanted = os.environ.get("MUJOCO_GL", "").strip().lower()
-    reasons = []
-    for backend in (wanted,) if wanted else CANDIDATES:
-        reason = _probe(backend)
-        if not reason:
-            os.environ["MUJOCO_GL"] = backend
-            return None
-        reasons.append(f"{backend}: {reason}")
-    # `import mujoco` would fail with the broken backend: run without rendering.
-    os.environ["MUJOCO_GL"] = "disabled"
-    install = " or ".join(f"{p} (MUJOCO_GL={b})" for b, p in DEBIAN_PACKAGES.items())
-    return (
-        f"no headless OpenGL backend works here ({'; '.join(reasons)}); install the Debian "
-        f"package {install}; no video was written"
-    )
-
-
-def _probe(backend: str) -> str:
-    env = {**os.environ, "MUJOCO_GL": backend}
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=120
-        )
-    except subprocess.TimeoutExpired:
-        return "timed out"
-    if done.returncode == 0:
-        return ""
-    lines = done.stderr.strip().splitlines()
-    return lines[-1][:160] if lines else f"exit code {done.returncode}"
 
 
 class VideoRecorder:
