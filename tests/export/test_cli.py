@@ -51,33 +51,20 @@ def test_export_checkpoint_cli(flow_ckpt: Path, tmp_path: Path, capsys) -> None:
         (["--robot", "h1"], "trained for robot 'go2', not 'h1'"),
         (["--task", "h1_flat"], "trained on task 'go2_flat', not 'h1_flat'"),
         (["--task", "go2_rough"], "trained on task 'go2_flat', not 'go2_rough'"),
+        (["--fp16"], "--fp16 builds the TensorRT engine in fp16; it goes with --trt"),
+        (["--from-onnx", "x.onnx", "--robot", "go2", "--task", "go2_flat"],
+         "pass a checkpoint or --from-onnx ONNX, not both"),
     ],
-)
-def test_checkpoint_exported_as_another_robot_or_task_is_refused(
+    ids=["other-robot", "other-robot-task", "other-terrain", "fp16-without-trt",
+         "checkpoint-and-onnx"],
+)  # fmt: skip
+def test_mismatched_or_conflicting_options_are_refused(
     flow_ckpt: Path, tmp_path: Path, capsys, extra: list[str], words: str
 ) -> None:
     assert main([str(flow_ckpt), "--out", str(tmp_path / "out"), *extra, *FAST]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
     assert not (tmp_path / "out" / "policy.onnx").exists()
-
-
-@pytest.mark.parametrize(
-    ("extra", "words"),
-    [
-        (["--fp16"], "--fp16 builds the TensorRT engine in fp16; it goes with --trt"),
-        (["--from-onnx", "x.onnx", "--robot", "go2", "--task", "go2_flat"],
-         "pass a checkpoint or --from-onnx ONNX, not both"),
-    ],
-    ids=["fp16-without-trt", "checkpoint-and-onnx"],
-)  # fmt: skip
-def test_conflicting_options_are_refused(
-    flow_ckpt: Path, tmp_path: Path, capsys, extra: list[str], words: str
-) -> None:
-    assert main([str(flow_ckpt), "--out", str(tmp_path / "out"), *extra, *FAST]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and words in err[0]
-    assert not (tmp_path / "out").exists()
 
 
 def test_trt_without_tensorrt_still_writes_onnx(flow_ckpt: Path, tmp_path: Path, capsys):
