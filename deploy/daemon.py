@@ -85,6 +85,7 @@ class Daemon:
         self._signal_said = False
         self.failed: BaseException | None = None
         self.stalled_s: float | None = None  # set when the motor loop stalled: how long
+        self._stall_seen: tuple[int, int] | None = None  # (supervisor check, motor tick) last seen
         self._t0_ns = self._next_foreign_ns = clock()
         self._next_print_ns = self._t0_ns + int(cfg.timing.metrics_every_s * 1e9)
         # (height, velocity error^2, forward speed, s in POLICY) sampled in POLICY after blend-in
@@ -199,10 +200,18 @@ class Daemon:
             self.log(self.metrics.line())
 
     def _check_stall(self) -> None:
-        """Motor loop alive? A tick not started for safety.loop_stall_s ends the run."""
+        """Motor loop alive? No tick started for safety.loop_stall_s, and none since the previous
+        supervisor period, ends the run. Judged only when this supervisor itself ran on time: a
+        process the OS (or a garbage collection) froze as a whole stalls every thread alike, and
+        the motor loop ticks again first thing when it resumes."""
         m = self.motor
-        idle_s = (m.clock() - m.ticked_ns) * 1e-9
-        if self.stalled_s is None and idle_s > self.cfg.safety.loop_stall_s:
+        now, tick = m.clock(), m.ticked_ns
+        previous, self._stall_seen = self._stall_seen, (now, tick)
+        if previous is None or self.stalled_s is not None:
+            return
+        on_time = now - previous[0] <= 2 * SUPERVISOR_PERIOD_S * 1e9
+        idle_s = (now - tick) * 1e-9
+        if on_time and tick == previous[1] and idle_s > self.cfg.safety.loop_stall_s:
             self.stalled_s = idle_s
             self.metrics.event(str(Cause.LOOP_STALLED))
             self.log(f"motor loop stalled: no tick for {idle_s:.3f} s; damping without it")

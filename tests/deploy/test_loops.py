@@ -355,6 +355,21 @@ def test_policy_publish_holds_the_last_targets_while_the_state_is_late():
     assert np.all(rig.wire.sent[-1][0] > held)
 
 
+def test_a_process_frozen_as_a_whole_is_not_a_stalled_loop():
+    """The supervisor itself woke late (the OS or a garbage collection froze the process): the
+    motor loop's silence is not held against it; it ticks again and the run goes on."""
+    rig = Rig()
+    rig.to_stand_done()
+    rig.daemon.supervise()
+    rig.clock.now += round((rig.cfg.safety.loop_stall_s + 0.5) * 1e9)  # every thread froze
+    rig.daemon.supervise()
+    assert not rig.daemon.finished()
+    rig.tick()
+    rig.clock.now += 100 * MS
+    rig.daemon.supervise()
+    assert not rig.daemon.finished() and rig.metrics.safety_events == []
+
+
 def test_a_stalled_motor_loop_ends_the_run_with_an_error():
     rig = Rig()
     rig.to_stand_done()
