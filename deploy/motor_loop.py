@@ -159,7 +159,7 @@ class MotorLoop:
     # --- one tick ---------------------------------------------------------------------------
     def tick(self, now_ns: int) -> None:
         """One regular tick (see the module docstring), under `lock`."""
-        self.ticked_ns = self.clock()
+        self.ticked_ns = now_ns  # the tick's own time: no second clock read per tick
         with self.lock:
             self._tick(now_ns)
 
