@@ -279,3 +279,61 @@ def test_actor_history_becomes_the_policy_groups_time_ordered_history() -> None:
     assert cfg.observations.policy.history_length == 4
     one, _, _ = _cfg("go2_rough")
     assert one.observations.policy.history_length is None
+
+
+# IsaacLab's sub-terrain keys, in training.envs.terrain.TERRAIN_TYPES order.
+_SUB_TERRAINS = (
+    "pyramid_stairs",
+    "pyramid_stairs_inv",
+    "boxes",
+    "random_rough",
+    "hf_pyramid_slope",
+    "hf_pyramid_slope_inv",
+)
+
+
+def _isaaclab_terrain(cfg) -> dict:
+    """IsaacLab's resolved terrain generator, in the MuJoCo backend's TerrainCfg fields."""
+    terrain = cfg.scene.terrain
+    gen = terrain.terrain_generator
+    sub = [gen.sub_terrains[k] for k in _SUB_TERRAINS]
+    stairs, stairs_inv, boxes, rough, slope, slope_inv = sub
+    for a, b, fields in (
+        (stairs, stairs_inv, ("step_height_range", "step_width", "platform_width", "border_width")),
+        (slope, slope_inv, ("slope_range", "platform_width")),
+    ):  # one TerrainCfg field serves both: they must agree
+        assert [getattr(a, f) for f in fields] == [getattr(b, f) for f in fields]
+    assert gen.size[0] == gen.size[1]
+    return {
+        "size_m": gen.size[0],
+        "border_width_m": gen.border_width,
+        "num_rows": gen.num_rows,
+        "num_cols": gen.num_cols,
+        "horizontal_scale_m": gen.horizontal_scale,
+        "vertical_scale_m": gen.vertical_scale,
+        "proportions": tuple(s.proportion for s in sub),
+        "stairs_step_height_m": tuple(stairs.step_height_range),
+        "stairs_step_width_m": stairs.step_width,
+        "stairs_platform_m": stairs.platform_width,
+        "stairs_border_m": stairs.border_width,
+        "boxes_grid_width_m": boxes.grid_width,
+        "boxes_grid_height_m": tuple(boxes.grid_height_range),
+        "boxes_platform_m": boxes.platform_width,
+        "rough_noise_m": tuple(rough.noise_range),
+        "rough_noise_step_m": rough.noise_step,
+        "slope": tuple(slope.slope_range),
+        "slope_platform_m": slope.platform_width,
+        "max_init_level": terrain.max_init_terrain_level,
+    }
+
+
+@pytest.mark.parametrize("task", [t for t in TASKS if t.endswith("rough")])
+def test_the_mujoco_backends_rough_terrain_is_isaaclabs(task: str) -> None:
+    """The same task name trains on the same ground whichever backend runs it: every terrain
+    generator number of IsaacLab's resolved 3.0 task equals the MuJoCo backend's TerrainCfg
+    (Go2 scales boxes, rough noise and stairs down: "the robot is small")."""
+    from training.tasks import task_config
+
+    ours = task_config(task).terrain
+    theirs = _isaaclab_terrain(_cfg(task)[0])
+    assert {k: getattr(ours, k) for k in theirs} == theirs
