@@ -1,13 +1,15 @@
 """`genpo-sim --robot go2|h1`: a MuJoCo robot on the Unitree low-level DDS protocol.
 
 Prints one JSON line {"event": "ready", ...} (with the control port) once DDS and the control
-channel are up, and one {"event": "summary", ...} line at exit.
+channel are up, and one {"event": "summary", ...} line at exit. Exit 2: a command-line mistake,
+refused before MuJoCo or DDS start; exit 1: the run went on but its --video failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 from pathlib import Path
@@ -23,12 +25,15 @@ from common.files import check_output_file
 from common.gl import disable_gl, select_gl
 from deploy.io.channels import SIM_DOMAIN
 from deploy.sim import START_POSES
+from deploy.sim.control import RequestError, check_push_duration, check_push_force
+from deploy.sim.encoder import find_ffmpeg
 from deploy.sim.faults import FaultConfig
 from deploy.validate import DDS_DOMAIN_MAX, PORT_MAX, check_run
 from robots import get_robot
 from robots.assets import CONTACT_MODELS
 from robots.contract import TERRAINS
 from robots.spec import RobotSpec
+from safety.envelope import within
 
 if TYPE_CHECKING:
     from deploy.sim.runner import SimOptions
@@ -89,9 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig]:
-    """The robot and the LowState faults; UserError for any command-line mistake, before MuJoCo,
-    DDS or the control socket start."""
+def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig, str | None]:
+    """The robot, the LowState faults and the ffmpeg program of --video (None without it);
+    UserError for any command-line mistake, before MuJoCo, DDS or the control socket start.
+    NaN and inf are out of every range."""
     robot = get_robot(args.robot)
     try:
         faults = FaultConfig(
@@ -114,6 +120,16 @@ def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig]:
     for option, value in push_options.items():
         if value is not None and args.push_at_s is None:
             raise UserError(f"{option} goes with --push-at-s (the sim time of the push)")
+    if args.push_at_s is not None and not within(args.push_at_s, 0.0, math.inf):
+        raise UserError(f"--push-at-s {args.push_at_s:g} must be a sim time of at least 0 s")
+    try:  # the control channel's "push" rules
+        if args.push_force_n is not None:
+            check_push_force(args.push_force_n, "--push-force-n")
+        if args.push_duration_s is not None:
+            check_push_duration(args.push_duration_s, "--push-duration-s")
+    except RequestError as exc:
+        raise UserError(str(exc)) from None
+    ffmpeg = None
     if args.video is not None:
         if args.video.suffix.lower() != ".mp4" and not args.video.is_dir():
             raise UserError(
@@ -121,7 +137,8 @@ def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig]:
                 "the extension)"
             )
         check_output_file(args.video, "--video")  # a directory, or a folder it cannot write in
-    return robot, faults
+        ffmpeg = find_ffmpeg()
+    return robot, faults, ffmpeg
 
 
 def _options(args: argparse.Namespace, robot: RobotSpec, faults: FaultConfig) -> SimOptions:
@@ -150,7 +167,7 @@ def _emit(event: str, **fields: object) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    robot, faults = _check_args(args)
+    robot, faults, ffmpeg = _check_args(args)
     if args.video is None:
         disable_gl()  # nothing renders offscreen: a broken MUJOCO_GL cannot stop the sim
     else:
@@ -161,9 +178,11 @@ def run(args: argparse.Namespace) -> int:
     from deploy.sim.video import LiveViewer, VideoRecorder, display_available
 
     sim = Sim(_options(args, robot, faults))
-    hooks = []
-    if args.video is not None:
-        hooks.append(VideoRecorder(sim.sim.model, args.video))
+    hooks: list[LiveViewer | VideoRecorder] = []
+    video = None
+    if args.video is not None and ffmpeg is not None:
+        video = VideoRecorder(sim.sim.model, args.video, ffmpeg)
+        hooks.append(video)
     if not args.headless and display_available():
         hooks.append(LiveViewer(sim.sim.model, sim.sim.data))
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -179,6 +198,10 @@ def run(args: argparse.Namespace) -> int:
     if summary["real_time_factor"] < 0.95:
         print(f"genpo-sim could not keep up: ran at {summary['real_time_factor']:.2f}x real "
               f"time ({summary['late_steps']} ticks over 50 ms late)", file=sys.stderr)  # fmt: skip
+    if video is not None and video.failure:  # the sim ran on; the exit code says the video failed
+        print(f"genpo-sim: error: {video.failure}; the simulation itself ran to its end",
+              file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

@@ -75,12 +75,9 @@ def parse_request(data: bytes) -> dict[str, Any]:
             raise RequestError("press: keys must be strings")
         _number(req, "hold_s", 0.0, MAX_HOLD_S, required=False)
     if cmd == "push":
-        force = req.get("force_n")
-        if not (isinstance(force, list) and len(force) == 3):
-            raise RequestError("push: force_n must be a list of three numbers (N)")
-        for i in range(3):
-            _number({"force_n": force[i]}, "force_n", -MAX_PUSH_N, MAX_PUSH_N)
-        _number(req, "duration_s", 0.0, MAX_HOLD_S, required=False)
+        check_push_force(req.get("force_n"))
+        if "duration_s" in req:
+            check_push_duration(req["duration_s"])
     if cmd == "band" and not isinstance(req.get("on"), bool):
         raise RequestError("band: on must be true or false")
     return req
@@ -101,6 +98,21 @@ def _depth(data: bytes) -> int:
         elif byte in (0x5D, 0x7D):
             depth -= 1
     return deepest
+
+
+def check_push_force(force_n: object, name: str = "force_n") -> None:
+    """A push on the base: three finite numbers within +-MAX_PUSH_N newtons, else RequestError
+    naming `name`. The "push" request and genpo-sim's --push-force-n both check here."""
+    if not (isinstance(force_n, (list, tuple)) and len(force_n) == 3):
+        raise RequestError(f"push: {name} must be a list of three numbers (N)")
+    for value in force_n:
+        _number({name: value}, name, -MAX_PUSH_N, MAX_PUSH_N)
+
+
+def check_push_duration(duration_s: object, name: str = "duration_s") -> None:
+    """How long a push lasts: a finite number of seconds in [0, MAX_HOLD_S], else RequestError
+    naming `name`. The "push" request and genpo-sim's --push-duration-s both check here."""
+    _number({name: duration_s}, name, 0.0, MAX_HOLD_S)
 
 
 def _number(req: dict[str, Any], key: str, lo: float, hi: float, required: bool = True) -> None:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from math import inf
 
 import numpy as np
+
+from safety.envelope import within
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,17 @@ class FaultConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        """ValueError naming the first value out of range; NaN and inf are out of every range."""
         for name in ("drop_rate", "bad_crc_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1]")
-        if self.latency_ms < 0.0 or self.jitter_ms < 0.0:
-            raise ValueError("latency and jitter must be >= 0")
+            value = getattr(self, name)
+            if not within(value, 0.0, 1.0):
+                raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+        times = {"latency_ms": self.latency_ms, "jitter_ms": self.jitter_ms}
+        if self.freeze_after_s is not None:
+            times["freeze_after_s"] = self.freeze_after_s
+        for name, value in times.items():
+            if not within(value, 0.0, inf):
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
 
 class DelayLine:

@@ -1,31 +1,31 @@
 """Offscreen video (--video out.mp4) and the live viewer; both optional and lazy.
 
-Rendering needs an OpenGL backend (MUJOCO_GL=egl or osmesa on a headless machine; deploy.sim.gl
-picks it before mujoco is imported) and encoding an `ffmpeg` program: the one on PATH, else the
-one `imageio-ffmpeg` ships (the train extra, which is also where MuJoCo comes from); a missing
-piece is a UserError naming it.
+Rendering needs an OpenGL backend (MUJOCO_GL=egl or osmesa on a headless machine; common.gl
+picks it before mujoco is imported) and encoding an `ffmpeg` program (deploy.sim.encoder finds it
+before anything starts: the one on PATH, else the one `imageio-ffmpeg` ships, the train extra,
+which is also where MuJoCo comes from); a missing piece is a UserError naming it. A video that
+fails mid-run does not stop the sim: `VideoRecorder.failure` says why once it is closed.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import mujoco
 
 from common.errors import UserError, first_line
+from deploy.sim.encoder import Mp4Encoder
 
 FPS = 30
 WIDTH, HEIGHT = 640, 480
 
 
 class VideoRecorder:
-    """Renders the scene every 1/FPS s of sim time and pipes raw frames into ffmpeg."""
+    """Renders the scene every 1/FPS s of sim time and pipes raw frames into ffmpeg (`ffmpeg`:
+    the program `find_ffmpeg` checked). Once the encoder fails, no more frames are rendered."""
 
-    def __init__(self, model: mujoco.MjModel, path: Path) -> None:
-        ffmpeg = _ffmpeg()
+    def __init__(self, model: mujoco.MjModel, path: Path, ffmpeg: str) -> None:
         try:
             self._renderer = mujoco.Renderer(model, HEIGHT, WIDTH)
         except Exception as exc:  # GL context creation fails in many backend-specific ways
@@ -34,40 +34,19 @@ class VideoRecorder:
                 f"({first_line(exc)[:160]}); set MUJOCO_GL=egl (Debian libegl1 and libegl-mesa0) "
                 "or MUJOCO_GL=osmesa (libosmesa6), or run without --video"
             ) from None
-        self._proc = subprocess.Popen(
-            [ffmpeg, "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24"]
-            + ["-s", f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-", "-pix_fmt", "yuv420p"]
-            + [str(path)],
-            stdin=subprocess.PIPE,
-        )
+        self._encoder = Mp4Encoder(ffmpeg, path, WIDTH, HEIGHT, FPS)
         self._next_s = 0.0
+        self.failure: str | None = None  # after close: one sentence when the video failed
 
     def on_tick(self, data: mujoco.MjData) -> None:
-        if data.time < self._next_s:
+        if data.time < self._next_s or self._encoder.failed:
             return
         self._next_s += 1.0 / FPS
         self._renderer.update_scene(data)
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(self._renderer.render().tobytes())
+        self._encoder.write(self._renderer.render().tobytes())
 
     def close(self) -> None:
-        assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        self._proc.wait(timeout=30)
-
-
-def _ffmpeg() -> str:
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    try:
-        import imageio_ffmpeg  # deferred: only --video needs it
-    except ImportError:
-        raise UserError(
-            "--video needs ffmpeg: pip install imageio-ffmpeg (the train extra) or apt-get "
-            "install ffmpeg"
-        ) from None
-    return imageio_ffmpeg.get_ffmpeg_exe()
+        self.failure = self._encoder.close()
 
 
 def display_available() -> bool:

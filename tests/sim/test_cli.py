@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -55,6 +56,26 @@ def test_unknown_robot_and_interface_exit_2_without_traceback() -> None:
         (("--domain", "300"), "--domain 300 must be a DDS domain id in [0, 232]"),
         (("--push-force-n", "10,0,0"), "--push-force-n goes with --push-at-s"),
         (("--push-duration-s", "0.5"), "--push-duration-s goes with --push-at-s"),
+        # NaN and inf: every float option of the sim refuses them (they compared False and ran)
+        (("--latency-ms", "nan"), "latency_ms must be a finite number >= 0, got nan"),
+        (("--latency-ms", "inf"), "latency_ms must be a finite number >= 0, got inf"),
+        (("--jitter-ms", "nan"), "jitter_ms must be a finite number >= 0, got nan"),
+        (("--freeze-after-s", "nan"), "freeze_after_s must be a finite number >= 0, got nan"),
+        (("--drop-rate", "nan"), "drop_rate must be in [0, 1], got nan"),
+        (("--push-at-s", "nan"), "--push-at-s nan must be a sim time of at least 0 s"),
+        (("--push-at-s", "inf"), "--push-at-s inf must be a sim time of at least 0 s"),
+        (
+            ("--push-at-s", "1", "--push-force-n", "0,nan,0"),
+            "--push-force-n must be a number in [-2000, 2000], got nan",
+        ),
+        (
+            ("--push-at-s", "1", "--push-force-n", "inf,0,0"),
+            "--push-force-n must be a number in [-2000, 2000], got inf",
+        ),
+        (
+            ("--push-at-s", "1", "--push-duration-s", "nan"),
+            "--push-duration-s must be a number in [0, 60], got nan",
+        ),
     ],
 )
 def test_bad_numbers_are_refused_before_the_sim_starts(args: tuple[str, ...], message: str) -> None:
@@ -93,6 +114,20 @@ def test_an_unwritable_video_path_is_refused_up_front(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "file"]  # nothing written
 
 
+@pytest.mark.parametrize("exe", ["missing", "not-a-program"])
+def test_a_missing_ffmpeg_is_refused_before_anything_starts(tmp_path: Path, exe: str) -> None:
+    """No ffmpeg on PATH and IMAGEIO_FFMPEG_EXE naming none that runs: one sentence, exit 2, no
+    ready line (before, DDS came up first and the video writer's Popen raised a traceback)."""
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "not-a-program").write_text("not ffmpeg\n")  # exists, not executable
+    env = {**os.environ, "PATH": str(tmp_path / "bin"), "IMAGEIO_FFMPEG_EXE": str(tmp_path / exe)}
+    out = _run(*SIM, "--video", str(tmp_path / "sim.mp4"), env=env)
+    _refused(out, "--video needs ffmpeg")
+    if importlib.util.find_spec("imageio_ffmpeg") is not None:  # else: "none is installed"
+        assert f"'{tmp_path / exe}' (from IMAGEIO_FFMPEG_EXE) does not run" in out.stderr
+    assert not (tmp_path / "sim.mp4").exists()
+
+
 def _osmesa_renders() -> bool:
     probe = "import mujoco; mujoco.Renderer(mujoco.MjModel.from_xml_string('<mujoco/>'), 8, 8)"
     env = {**os.environ, "MUJOCO_GL": "osmesa"}
@@ -123,7 +158,9 @@ def test_a_scheduled_push_takes_the_default_force_and_duration() -> None:
     from deploy.sim.cli import PUSH_DURATION_S, PUSH_FORCE_N, _check_args, _options, build_parser
 
     args = build_parser().parse_args(["--robot", "go2", "--push-at-s", "1.5"])
-    opts = _options(args, *_check_args(args))
+    robot, faults, ffmpeg = _check_args(args)
+    opts = _options(args, robot, faults)
+    assert ffmpeg is None  # no --video
     assert opts.push_at_s == 1.5 and opts.push_force_n == PUSH_FORCE_N == (0.0, 80.0, 0.0)
     assert opts.push_duration_s == PUSH_DURATION_S == 0.1
 
