@@ -103,6 +103,14 @@ positive_int = bounded_int(1)
 nonnegative_int = bounded_int(0)
 
 
+def check_seed(seed: int | None, option: str = "--seed") -> None:
+    """UserError unless `seed` is None or a whole number >= 0 (numpy's generators refuse a
+    negative one with a traceback). For CLIs that report mistakes as one sentence, not argparse's
+    usage lines."""
+    if seed is not None and seed < 0:
+        raise UserError(f"{option} must be 0 or more, got {seed}")
+
+
 def positive_float(text: str) -> float:
     """argparse `type`: a finite number above 0 (seconds, minutes)."""
     try:

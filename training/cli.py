@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from common.cli import add_set_argument, user_errors_exit
+from common.cli import add_set_argument, check_seed, user_errors_exit
 from common.config import ConfigError, dump_yaml, load_config, merge, to_dict
 from common.errors import UserError, first_line
 from common.files import writable_dir, write_text_atomic
@@ -146,8 +146,7 @@ def _check_counts(args: argparse.Namespace) -> None:
             raise UserError(
                 f"{option} must be at least 1, got {value}; leave it out for the default"
             )
-    if args.seed is not None and args.seed < 0:
-        raise UserError(f"--seed must be 0 or more, got {args.seed}")
+    check_seed(args.seed)
 
 
 def _check_device(device: str) -> str:

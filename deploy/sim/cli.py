@@ -19,7 +19,7 @@ from common.compat import require_python
 
 require_python("genpo-sim")  # before the imports that need mujoco
 
-from common.cli import user_errors_exit
+from common.cli import check_seed, user_errors_exit
 from common.errors import UserError
 from common.files import check_output_file
 from common.gl import disable_gl, select_gl
@@ -99,6 +99,7 @@ def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig, str |
     UserError for any command-line mistake, before MuJoCo, DDS or the control socket start.
     NaN and inf are out of every range."""
     robot = get_robot(args.robot)
+    check_seed(args.seed)
     try:
         faults = FaultConfig(
             latency_ms=args.latency_ms,

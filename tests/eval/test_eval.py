@@ -217,8 +217,9 @@ def test_shipped_checkpoint_and_its_artifact_score_the_same() -> None:
         (["--commands", "constant"], "--cmd VX,VY,WZ goes with --commands constant"),
         (["--cmd", "0.5,0,0"], "--cmd VX,VY,WZ goes with --commands constant"),
         (["--commands", "constant", "--cmd", "3,0,0"], "outside the trained ranges"),
+        (["--seed", "-1"], "--seed must be 0 or more, got -1"),
     ],
-    ids=["constant-without-cmd", "cmd-without-constant", "cmd-out-of-range"],
+    ids=["constant-without-cmd", "cmd-without-constant", "cmd-out-of-range", "negative-seed"],
 )
 def test_constant_command_user_errors_exit_2(
     policies: dict[str, Path], capsys: pytest.CaptureFixture, args: list[str], message: str

@@ -57,6 +57,7 @@ def test_unknown_robot_and_interface_exit_2_without_traceback() -> None:
         (("--push-force-n", "10,0,0"), "--push-force-n goes with --push-at-s"),
         (("--push-duration-s", "0.5"), "--push-duration-s goes with --push-at-s"),
         # NaN and inf: every float option of the sim refuses them (they compared False and ran)
+        (("--seed", "-1"), "--seed must be 0 or more, got -1"),
         (("--latency-ms", "nan"), "latency_ms must be a finite number >= 0, got nan"),
         (("--latency-ms", "inf"), "latency_ms must be a finite number >= 0, got inf"),
         (("--jitter-ms", "nan"), "jitter_ms must be a finite number >= 0, got nan"),

@@ -18,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from common.cli import add_set_argument, user_errors_exit
+from common.cli import add_set_argument, check_seed, user_errors_exit
 from common.errors import UserError
 from common.files import check_output_file, write_text_atomic
 from common.gl import select_gl
@@ -79,6 +79,7 @@ def _command(text: str) -> tuple[float, float, float]:
 def _check_args(args: argparse.Namespace) -> None:
     if (args.commands == "constant") != (args.cmd is not None):
         raise UserError("--cmd VX,VY,WZ goes with --commands constant, and only with it")
+    check_seed(args.seed)
     if args.episodes < 1:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if not (math.isfinite(args.duration_s) and args.duration_s > 0):
