@@ -128,8 +128,13 @@ def load_config(
     cls_or_base: type[T] | T,
     yaml_paths: Iterable[str | Path] = (),
     overrides: Iterable[str] = (),
+    prefix: str = "",
 ) -> T:
-    """Defaults (a class, or a base instance) <- each YAML file in order <- each override."""
+    """Defaults (a class, or a base instance) <- each YAML file in order <- each override.
+
+    prefix: the key path the overrides were typed under (genpo-train's `env` for `--set env.*`):
+    messages name their keys, and close matches, as the user typed them.
+    """
     cfg = cls_or_base() if isinstance(cls_or_base, type) else cls_or_base
     for path in yaml_paths:
         try:
@@ -138,9 +143,9 @@ def load_config(
             raise ConfigError(f"{exc} (in {path})") from None
     for text in overrides:
         try:
-            cfg = merge(cfg, parse_override(text))
+            cfg = merge(cfg, parse_override(text), prefix)
         except ConfigError as exc:
-            raise ConfigError(f"{exc} (in --set {text})") from None
+            raise ConfigError(f"{exc} (in --set {_join(prefix, text)})") from None
     return cfg
 
 

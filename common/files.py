@@ -100,6 +100,44 @@ def writable_dir(path: Path, what: str, option: str) -> Path:
     return path
 
 
+def nearest_existing(path: Path) -> Path:
+    """`path` when it exists, else the nearest folder above it that does: where `mkdir -p` of
+    `path` would start (a path that cannot be examined counts as missing)."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return path.parents[-1] if path.parents else path
+
+
+def creatable_dir_problem(path: Path) -> str:
+    """'' when a file could be created in folder `path`, made first where missing; else why not.
+    Judged without leaving anything behind (for checks that must write nothing): the nearest
+    existing folder must be a folder that takes a new file (a probe file, removed at once)."""
+    existing = nearest_existing(path)
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    return _cannot_create_in(existing)
+
+
+@contextmanager
+def new_dirs_removed_on_error(path: Path) -> Iterator[None]:
+    """When the block raises, the folders of `path` (it and its parents) that did not exist as it
+    began are removed again, innermost first and only while empty: a refused run leaves no
+    folder of its own behind and never touches one that was there before or holds a file."""
+    path = Path(os.path.abspath(path))  # "a/../b": the folders mkdir really makes
+    existing = nearest_existing(path)
+    new = [p for p in (path, *path.parents) if existing in p.parents]
+    try:
+        yield
+    except BaseException:
+        for folder in new:
+            try:
+                folder.rmdir()
+            except OSError:  # not created after all, or something was put in it: leave it
+                break
+        raise
+
+
 def _cannot_create_in(directory: Path) -> str:
     """'' when a file can be created in `directory`, else why not. A real file, created and
     removed, rather than `os.access`: root passes that on read-only places such as /proc. The
@@ -118,6 +156,16 @@ def check_output_file(path: Path, option: str) -> None:
     if path.is_dir():
         raise UserError(f"{option} '{path}' is a directory; pass the path of a file to write")
     writable_dir(path.parent, f"folder of {option}", option)
+
+
+def check_video_file(path: Path, option: str = "--video") -> None:
+    """Before any work: `path` can become an .mp4 file (what the video writers of genpo-sim and
+    genpo-eval write: ffmpeg, libx264), not a directory, its folder can be made."""
+    if path.suffix.lower() != ".mp4" and not path.is_dir():  # a directory: check_output_file
+        raise UserError(
+            f"{option} '{path}' must name an .mp4 file (ffmpeg picks the format from the extension)"
+        )
+    check_output_file(path, option)
 
 
 def file_sha256(path: str | Path) -> str:

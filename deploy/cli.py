@@ -38,7 +38,7 @@ from deploy.motor_loop import Chords, MotorLoop, Shared
 from deploy.policy import time_inference
 from deploy.policy_loop import PolicyLoop
 from deploy.preflight import LoadedPolicy, default_policy_path, load_policy
-from deploy.recorder import FlightRecorder
+from deploy.recorder import FlightRecorder, check_log_dir
 from deploy.timing import fast_gil_handoff, lock_memory, realtime_section
 from deploy.validate import (
     check_against_policy,
@@ -56,6 +56,7 @@ from safety import Cause, JointLimits, joint_limits
 # Each ends the run damped: Ctrl-C, kill, a dropped SSH session (HUP), Ctrl-\ (QUIT).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 LOG_FLUSH_S = 1.0  # at exit, how long queued log lines may take to reach stderr
+DEFAULT_LOG_DIR = Path("logs/deploy")  # --log
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,14 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
         "as given (the policy's own yaw drift stays)")  # fmt: skip
     add("--duration", type=float, default=None, help="seconds until DAMP and exit (default: "
         "run until a signal: INT, TERM, HUP or QUIT)")  # fmt: skip
-    add("--log", type=Path, default=Path("logs/deploy"), help="directory for the MCAP flight "
-        "recorder log (default: %(default)s)")  # fmt: skip
-    add("--no-log", action="store_true", help="turn the flight recorder off")
+    add("--log", type=Path, default=None, help="directory for the MCAP flight recorder log "
+        f"(default: {DEFAULT_LOG_DIR})")  # fmt: skip
+    add("--no-log", action="store_true", help="turn the flight recorder off (not with --log)")
     add("--io", choices=("lean", "sdk"), default="lean", help="LowState/LowCmd I/O path: "
         "lean (serialized samples, numpy) or sdk (IDL objects); default %(default)s")  # fmt: skip
     add("--estop", default=None, help="e-stop chord of remote keys (default L2+B)")
-    add("--check", action="store_true", help="self-check, exit sending nothing: artifact, "
-        "golden vectors on this runtime, inference budget, DDS iface (--ip/--iface)")  # fmt: skip
+    add("--check", action="store_true", help="self-check, exit sending nothing: DDS iface "
+        "(--ip/--iface), artifact, golden vectors on this runtime, --log, inference "
+        "budget")  # fmt: skip
     add("--set", action="append", default=[], metavar="KEY=VALUE",
         help="override a deploy setting (DeployCfg), e.g. safety.max_tilt_deg=45")  # fmt: skip
     return p
@@ -104,6 +106,7 @@ class Plan:
     damping: Any  # the prebuilt damping LowCmd (deploy.damping.build_damping), never rewritten
     limits: JointLimits  # target range, rate and torque bounds the motor loop enforces
     fixed: FixedCommand | None  # --cmd (checked against the training ranges), else the sticks
+    iface: str | None = None  # --check: the DDS interface, found before any inference
 
 
 def chords(cfg: DeployCfg) -> Chords:
@@ -132,18 +135,26 @@ def budget_gate(policy: LoadedPolicy, cfg: DeployCfg) -> bool:
 
 def prepare(args: argparse.Namespace) -> Plan:
     """Everything that can refuse, before DDS: robot, command line, settings and their envelope,
-    chords, the damping message, artifact (envelope, golden), limits."""
+    chords, the damping message, (--check: the DDS interface,) artifact (envelope, golden),
+    limits."""
     robot = get_robot(args.robot)
     check_run(args.duration, args.domain)
     if args.sim:
         check_sim_interface(args.ip, args.iface)
     if args.no_heading_hold and args.cmd is None:
         raise UserError("--no-heading-hold goes with --cmd (the sticks give the yaw rate)")
+    if args.no_log and args.log is not None:
+        raise UserError("--log DIR and --no-log contradict each other; pass one of them")
     estop = [] if args.estop is None else [f"remote.estop={args.estop}"]
     cfg = load_deploy_cfg(robot.name, args.sim, tuple(args.set) + tuple(estop))
     check_settings(cfg, robot, args.sim)
     keys = chords(cfg)
     damping = build_damping(robot, damping_kd(cfg, robot))
+    iface = None
+    if args.check:  # the golden vectors below are the first inference
+        from deploy.io.netif import resolve_interface
+
+        iface = resolve_interface(args.ip, args.iface or ("lo" if args.sim else None))
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
     policy = load_policy(Path(path), robot, log)
     contract = policy.artifact.contract
@@ -166,7 +177,12 @@ def prepare(args: argparse.Namespace) -> Plan:
     )
     action = contract.action
     check_stand_pose(limits, np.array(action.offset), action.joint_names, range_factor)
-    return Plan(robot, cfg, policy, keys, damping, limits, fixed)
+    return Plan(robot, cfg, policy, keys, damping, limits, fixed, iface)
+
+
+def log_dir(args: argparse.Namespace) -> Path | None:
+    """The flight recorder's directory: --log, its default, or None with --no-log."""
+    return None if args.no_log else (DEFAULT_LOG_DIR if args.log is None else args.log)
 
 
 def target_range_factor(configured: float, artifact: Artifact) -> float:
@@ -186,11 +202,12 @@ def target_range_factor(configured: float, artifact: Artifact) -> float:
 def open_recorder(args: argparse.Namespace, plan: Plan) -> FlightRecorder | None:
     """The flight recorder, opened before DDS: an unwritable --log or a disk without room for
     recorder.max_bytes is refused here, with nothing on the wire."""
-    if args.no_log:
+    directory = log_dir(args)
+    if directory is None:
         return None
     robot, cfg, policy = plan.robot, plan.cfg, plan.policy
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    path = Path(args.log) / f"deploy_{robot.name}_{stamp}.mcap"
+    path = directory / f"deploy_{robot.name}_{stamp}.mcap"
     rec = FlightRecorder.open_checked(path, cfg.recorder.max_bytes, cfg.recorder.flush_s, log)
     rec.record(time.monotonic_ns(), "/deploy/header", {
         "robot": robot.name,
@@ -339,17 +356,19 @@ def _failed_result(daemon: Daemon | None, exc: BaseException) -> dict[str, Any]:
 
 def check(args: argparse.Namespace) -> int:
     """`--check` (the end of `scripts/setup.sh deploy`): no DDS entity is created, so nothing can
-    reach a robot. Exit 0 when the policy fits its inference budget, 1 when not, 2 refused."""
-    from deploy.io.netif import resolve_interface
-
+    reach a robot, and nothing is written. The interface is found before any inference, --log is
+    judged as a run judges it. Exit 0 when the policy fits its inference budget, 1 when not,
+    2 refused."""
     plan = prepare(args)
     robot, policy = plan.robot, plan.policy
+    directory = log_dir(args)
+    if directory is not None:
+        check_log_dir(directory, plan.cfg.recorder.max_bytes)  # what open_recorder would refuse
     budget_ok = budget_gate(policy, plan.cfg)
-    iface = resolve_interface(args.ip, args.iface or ("lo" if args.sim else None))
     verdict = "ok" if budget_ok else "over_budget"
     print(json.dumps({"check": verdict, "robot": robot.name, "policy": str(policy.path),
                       "artifact_sha256": policy.sha256, "golden_max_err": policy.golden_err,
-                      "iface": iface}), flush=True)  # fmt: skip
+                      "iface": plan.iface}), flush=True)  # fmt: skip
     return 0 if budget_ok else 1
 
 

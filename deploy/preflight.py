@@ -48,13 +48,19 @@ def default_policy_path(robot: str, root: Path = REPO_ROOT) -> Path:
     )
 
 
+def check_policy_file(path: Path, what: str = "policy file") -> None:
+    """UserError naming `path` (as `what`: "policy file", "--policy") unless it is a file: it
+    does not exist, or it is a directory."""
+    if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise UserError(f"{what} {path} {state}; pass --policy PATH of a policy.onnx")
+
+
 def load_policy(path: Path, robot: RobotSpec, log: Callable[[str], None] = print) -> LoadedPolicy:
     """Load and verify: artifact metadata present, parsed, fits `robot` and its envelope
     (safety/envelope.py), the runtime's inputs
     and outputs fit the contract, and the golden vectors reproduce on this machine."""
-    if not path.is_file():
-        state = "is a directory" if path.is_dir() else "does not exist"
-        raise UserError(f"policy file {path} {state}; pass --policy PATH of a policy.onnx")
+    check_policy_file(path)
     runtime = load_runtime(path)
     text = runtime.metadata()
     if text is None:

@@ -29,6 +29,7 @@ from typing import Any
 from mcap.writer import CompressionType, Writer
 
 from common.errors import UserError
+from common.files import creatable_dir_problem, nearest_existing
 
 TOPICS = ("/deploy/header", "/deploy/policy", "/deploy/command", "/deploy/event")
 _SCHEMA = json.dumps({"type": "object"}).encode()
@@ -69,21 +70,12 @@ class FlightRecorder:
         cls, path: Path, max_bytes: int, flush_s: float, log: Callable[[str], None] = print
     ) -> FlightRecorder:
         """Open a log at start-up: UserError (before anything is sent) when its directory cannot
-        be written or its disk lacks room for `max_bytes`."""
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            free = shutil.disk_usage(path.parent).free
-        except OSError as exc:
-            raise UserError(_unwritable(path, exc)) from None
-        if free < max_bytes:
-            raise UserError(
-                f"the flight recorder needs {max_bytes} bytes but {path.parent} has {free} free; "
-                "free space, lower recorder.max_bytes, pass another --log DIR or --no-log"
-            )
+        be written or its disk lacks room for `max_bytes` (check_log_dir)."""
+        check_log_dir(path.parent, max_bytes)
         try:
             return cls(path, max_bytes, flush_s, log)
         except OSError as exc:
-            raise UserError(_unwritable(path, exc)) from None
+            raise UserError(_unwritable(path.parent, exc.strerror or str(exc))) from None
 
     def record(self, t_ns: int, topic: str, payload: dict[str, Any]) -> None:
         """Queue one message (payload: plain Python values only). Cheap; safe from any thread."""
@@ -184,8 +176,26 @@ def _message(
     return channels[rec.channel_id], rec.log_time, payload
 
 
-def _unwritable(path: Path, exc: OSError) -> str:
+def check_log_dir(directory: Path, max_bytes: int) -> None:
+    """UserError unless a log of `max_bytes` fits in `directory` (made where missing): a folder
+    that takes new files on a disk with that much room. Judged without creating anything, so
+    genpo-deploy --check applies the very check a run makes before it opens its log."""
+    problem = creatable_dir_problem(directory)
+    if problem:
+        raise UserError(_unwritable(directory, problem))
+    try:
+        free = shutil.disk_usage(nearest_existing(directory)).free
+    except OSError as exc:
+        raise UserError(_unwritable(directory, exc.strerror or str(exc))) from None
+    if free < max_bytes:
+        raise UserError(
+            f"the flight recorder needs {max_bytes} bytes but {directory} has {free} free; "
+            "free space, lower recorder.max_bytes, pass another --log DIR or --no-log"
+        )
+
+
+def _unwritable(directory: Path, why: str) -> str:
     return (
-        f"cannot write the flight recorder log {path} ({exc.strerror or exc}); pass a writable "
+        f"cannot write the flight recorder log in {directory} ({why}); pass a writable "
         "--log DIR or --no-log"
     )

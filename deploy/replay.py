@@ -2,7 +2,7 @@
 
 Prints one JSON line {"policy_ticks", "matched", "mismatched", "first_mismatch", "max_abs_diff",
 "artifact_sha256_ok"} and exits 0 when every action matches exactly, 1 when any differs, 2 on a
-user error (missing log or policy).
+user error (missing log or policy, a policy for another robot than the log's).
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from common.cli import user_errors_exit
 from common.errors import UserError
 from common.files import file_sha256
 from deploy.policy import OrtPolicy
+from deploy.preflight import check_policy_file
 from deploy.recorder import read_log
+from robots import ROBOTS
+from robots.artifact import ArtifactError, check_robot, parse_artifact
 
 
 def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
@@ -31,10 +34,15 @@ def replay(log_path: Path, policy_path: Path | None = None) -> dict[str, Any]:
     header = next((p for t, _, p in messages if t == "/deploy/header"), None)
     if header is None:
         raise UserError(f"{log_path} has no /deploy/header record; is it a genpo-deploy log?")
-    path = Path(policy_path or _logged_policy(header, log_path))
-    if not path.is_file():
-        raise UserError(f"policy {path} from the log is gone; pass --policy PATH")
+    if policy_path is not None:
+        path = Path(policy_path)
+        check_policy_file(path, "--policy")  # genpo-deploy's sentence: missing, or a directory
+    else:
+        path = Path(_logged_policy(header, log_path))
+        if not path.is_file():
+            raise UserError(f"policy {path} from the log is gone; pass --policy PATH")
     runtime = OrtPolicy(path)
+    _check_robot(runtime, header, log_path)
     ticks = [p for t, _, p in messages if t == "/deploy/policy"]
     mismatched, first, worst = 0, None, 0.0
     for i, tick in enumerate(ticks):
@@ -61,6 +69,20 @@ def _logged_policy(header: dict[str, Any], log_path: Path) -> str:
     if not isinstance(path, str) or not path:
         raise UserError(f"{log_path}'s header names no policy file; pass --policy PATH")
     return path
+
+
+def _check_robot(runtime: OrtPolicy, header: dict[str, Any], log_path: Path) -> None:
+    """A policy for another robot than the log's is refused as genpo-deploy refuses it
+    (robots.artifact.check_robot). A policy without readable genpo metadata, or a log whose
+    header names no known robot, is replayed as it is: the bits decide."""
+    name, text = header.get("robot"), runtime.metadata()
+    if text is None or not isinstance(name, str) or name not in ROBOTS:
+        return
+    try:
+        artifact = parse_artifact(text)
+    except ArtifactError:
+        return
+    check_robot(artifact, ROBOTS[name], robot_is=f"log {log_path} was recorded on")
 
 
 def _vector(tick: dict[str, Any], key: str, size: int, index: int, log_path: Path) -> np.ndarray:

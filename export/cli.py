@@ -15,7 +15,7 @@ from pathlib import Path
 
 from common.cli import user_errors_exit
 from common.errors import UserError
-from common.files import writable_dir
+from common.files import new_dirs_removed_on_error, writable_dir
 from export.exporter import ExportOptions, ExportResult, export_checkpoint
 from export.from_onnx import import_onnx
 
@@ -80,8 +80,10 @@ def _run(args: argparse.Namespace) -> ExportResult:
     if args.from_onnx:
         if args.robot is None or args.task is None:
             raise UserError("--from-onnx needs --robot and --task to pick the policy contract")
-        out = writable_dir(Path(args.out or "."), "output directory", "--out")
-        return import_onnx(args.from_onnx, args.robot, args.task, out / "policy.onnx", opts)
+        out = Path(args.out or ".")
+        with new_dirs_removed_on_error(out):  # a refused import leaves no --out folder behind
+            writable_dir(out, "output directory", "--out")
+            return import_onnx(args.from_onnx, args.robot, args.task, out / "policy.onnx", opts)
     if args.checkpoint is None:
         raise UserError("pass a checkpoint path (model_<it>.pt) or --from-onnx ONNX")
     return export_checkpoint(args.checkpoint, args.out, opts, args.robot, args.task)
@@ -112,8 +114,8 @@ def _trt(result: ExportResult, args: argparse.Namespace) -> None:
 
     try:
         engine = export_engine(result.onnx_path, result.document, args.fp16, args.latency_calls)
-    except TrtUnavailable as exc:
-        print(str(exc))
+    except TrtUnavailable as exc:  # the ONNX is written and usable: a warning, exit 0
+        print(f"genpo-export: warning: {exc}", file=sys.stderr)
         return
     lat = engine["latency_us"] or {}
     print(

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from common.errors import UserError
-from common.files import file_sha256, writable_dir
+from common.files import file_sha256, new_dirs_removed_on_error, writable_dir
 from common.machine import cpu_model
 from export.graph import reference_action, unrolled_module
 from export.metadata import ARTIFACT_KEY, PolicyDescription, build_document, utc_now
@@ -235,7 +235,10 @@ def contract_for(ckpt: dict, robot: str | None, task: str | None) -> PolicyContr
 
 def contract_for_task(robot: str, task: str) -> PolicyContract:
     """make_contract for a task id such as 'go2_flat' (robot name + '_' + terrain)."""
+    from training.tasks import check_task  # imports mujoco: only where a task is named
+
     spec = get_robot(robot)
+    check_task(task)
     prefix = f"{spec.name}_"
     if not task.startswith(prefix):
         raise UserError(
@@ -260,22 +263,22 @@ def export_checkpoint(
     spec = get_robot(contract.robot)
     policy, normalizer = build_policy_from_checkpoint(ckpt)
     run_dir = ckpt_path.resolve().parent
-    out = writable_dir(
-        Path(out_dir) if out_dir is not None else run_dir / "exported", "output directory", "--out"
-    )
-    provenance = {
-        "run_id": run_dir.name,
-        "checkpoint": ckpt_path.name,
-        "checkpoint_sha256": file_sha256(ckpt_path),
-        "iteration": ckpt.get("iteration"),
-        "algo": ckpt.get("algo"),
-        "physics": ckpt.get("physics"),
-        # the task settings it must run under (training.tasks.config.POLICY_SETTINGS)
-        "task_settings": ckpt.get("task_settings"),
-        "git_commit": ckpt.get("git_commit"),
-        "export_time_utc": utc_now(),
-        "exporter": {"name": EXPORTER, "opset": OPSET, "torch": torch.__version__},
-    }
-    return export_policy(
-        policy, normalizer, spec, contract, out / "policy.onnx", provenance, options, run_dir
-    )
+    out_dir = Path(out_dir) if out_dir is not None else run_dir / "exported"
+    with new_dirs_removed_on_error(out_dir):  # a refused export leaves no folder behind
+        out = writable_dir(out_dir, "output directory", "--out")
+        provenance = {
+            "run_id": run_dir.name,
+            "checkpoint": ckpt_path.name,
+            "checkpoint_sha256": file_sha256(ckpt_path),
+            "iteration": ckpt.get("iteration"),
+            "algo": ckpt.get("algo"),
+            "physics": ckpt.get("physics"),
+            # the task settings it must run under (training.tasks.config.POLICY_SETTINGS)
+            "task_settings": ckpt.get("task_settings"),
+            "git_commit": ckpt.get("git_commit"),
+            "export_time_utc": utc_now(),
+            "exporter": {"name": EXPORTER, "opset": OPSET, "torch": torch.__version__},
+        }
+        return export_policy(
+            policy, normalizer, spec, contract, out / "policy.onnx", provenance, options, run_dir
+        )

@@ -190,12 +190,13 @@ def check_task_settings(settings: Any, what: str = "policy artifact") -> dict[st
     return settings
 
 
-def check_robot(artifact: Artifact, robot: RobotSpec) -> None:
-    """Raise ArtifactMismatchError naming the first fact that differs from `robot`."""
+def check_robot(artifact: Artifact, robot: RobotSpec, robot_is: str = "this is") -> None:
+    """Raise ArtifactMismatchError naming the first fact that differs from `robot`; `robot_is`
+    says whose robot it is ("this is", genpo-replay's "log X was recorded on")."""
     facts = artifact.robot
     if facts.name != robot.name:
         raise ArtifactMismatchError(
-            f"the policy was exported for robot {facts.name!r} but this is {robot.name!r}; "
+            f"the policy was exported for robot {facts.name!r} but {robot_is} {robot.name!r}; "
             "use a policy trained for this robot"
         )
     if len(facts.policy_joint_names) != robot.num_joints:

@@ -29,7 +29,7 @@ from robots.contract import PolicyContract
 from training import distributed
 from training.config import ALGOS, TrainCfg
 from training.envs.isaaclab import DEFAULT_PHYSICS, PHYSICS_PRESETS
-from training.tasks import TASKS, make_env, task_config, task_contract
+from training.tasks import TASKS, check_task, make_env, task_config, task_contract
 from training.tasks.config import policy_settings
 
 TRAIN_CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "train"
@@ -170,8 +170,7 @@ def _check_device(device: str) -> str:
 
 def plan(args: argparse.Namespace) -> Plan:
     """Resolve and check every choice before anything is written or anything heavy created."""
-    if args.task not in TASKS:
-        raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(TASKS)}")
+    check_task(args.task)
     _check_counts(args)
     import torch
 
@@ -198,10 +197,9 @@ def plan(args: argparse.Namespace) -> Plan:
     if args.no_progress:
         extra.append("runner.progress_bar=false")
     cfg = load_config(cfg, [], [*extra, *train_overrides])
-    try:
-        task_config(args.task, env_overrides)  # validate env overrides before any work starts
-    except ConfigError as exc:
-        raise ConfigError(f"task config (env.*): {exc}") from None
+    # Validate env overrides before any work starts, naming their keys as typed (env.<key>):
+    # task_config(task, env_overrides) resolves to this very config.
+    load_config(task_config(args.task), [], env_overrides, prefix="env")
     if backend == "isaaclab":
         from training.envs.isaaclab import check_overrides
 

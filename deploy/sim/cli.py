@@ -21,7 +21,7 @@ require_python("genpo-sim")  # before the imports that need mujoco
 
 from common.cli import check_seed, user_errors_exit
 from common.errors import UserError
-from common.files import check_output_file
+from common.files import check_video_file
 from common.gl import disable_gl, select_gl
 from deploy.io.channels import SIM_DOMAIN
 from deploy.sim import START_POSES
@@ -132,12 +132,7 @@ def _check_args(args: argparse.Namespace) -> tuple[RobotSpec, FaultConfig, str |
         raise UserError(str(exc)) from None
     ffmpeg = None
     if args.video is not None:
-        if args.video.suffix.lower() != ".mp4" and not args.video.is_dir():
-            raise UserError(
-                f"--video '{args.video}' must name an .mp4 file (ffmpeg picks the format from "
-                "the extension)"
-            )
-        check_output_file(args.video, "--video")  # a directory, or a folder it cannot write in
+        check_video_file(args.video)  # .mp4, not a directory, a folder it can write in
         ffmpeg = find_ffmpeg()
     return robot, faults, ffmpeg
 

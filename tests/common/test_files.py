@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from common.errors import UserError
-from common.files import atomic_write, check_output_file, writable_dir, write_text_atomic
+from common.files import (
+    atomic_write,
+    check_output_file,
+    creatable_dir_problem,
+    new_dirs_removed_on_error,
+    writable_dir,
+    write_text_atomic,
+)
 from tests.conftest import REPO
 
 # A writer killed with SIGKILL halfway through its data, as `kill -9` or the OOM killer would.
@@ -97,3 +104,29 @@ def test_output_file_checks_refuse_a_read_only_folder(tmp_path: Path) -> None:
             check_output_file(folder / "eval.json", "--json")
     finally:
         folder.chmod(0o700)
+
+
+def test_folders_a_refused_block_made_are_removed_and_no_others(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    target = tmp_path / "kept" / "a" / "b"
+    with pytest.raises(UserError), new_dirs_removed_on_error(target):
+        target.mkdir(parents=True)
+        raise UserError("refused")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["kept"]  # a, b gone; kept stays
+    with pytest.raises(UserError), new_dirs_removed_on_error(target):
+        target.mkdir(parents=True)
+        (tmp_path / "kept" / "a" / "note").write_text("")  # put there meanwhile: a stays
+        raise UserError("refused")
+    assert (tmp_path / "kept" / "a" / "note").is_file() and not target.exists()
+    with new_dirs_removed_on_error(target):  # a block that ends well keeps what it made
+        target.mkdir()
+    assert target.is_dir()
+
+
+def test_creatable_dir_problem_judges_a_missing_folder_without_making_it(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    assert creatable_dir_problem(tmp_path / "new" / "sub") == ""
+    assert "is not a directory" in creatable_dir_problem(tmp_path / "file" / "sub")
+    if Path("/proc").is_dir():  # no file can be made there, even by root
+        assert creatable_dir_problem(Path("/proc/genpo-new")) != ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no probe, no folder left

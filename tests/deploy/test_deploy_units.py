@@ -239,7 +239,8 @@ def test_recorder_log_replays_bit_for_bit(artifacts, tmp_path):
     rt = OrtPolicy(artifacts["go2"])
     rec = FlightRecorder(tmp_path / "log.mcap", max_bytes=10**7, flush_s=0.05)
     sha = load_policy(artifacts["go2"], GO2).sha256
-    rec.record(0, "/deploy/header", {"policy_path": str(artifacts["go2"]), "artifact_sha256": sha})
+    header = {"robot": "go2", "policy_path": str(artifacts["go2"]), "artifact_sha256": sha}
+    rec.record(0, "/deploy/header", header)
     rng = np.random.default_rng(1)
     for i in range(20):
         rt.obs[:] = rng.standard_normal(rt.obs.shape[0]).astype(np.float32)

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 import deploy.cli as cli
 from common.errors import UserError
+from deploy import preflight
 from deploy.cli import main
 from robots import GO2
 from safety.envelope import DAMPING_KD_RANGE, GAIN_MARGIN, MAX_STATE_DAMP_S
@@ -140,6 +141,7 @@ SETTINGS = [
     (["--domain", "999"], "--domain 999"),
     (["--cmd", "5,0,0"], "outside the policy's training ranges"),
     (["--no-heading-hold"], "--no-heading-hold goes with --cmd"),
+    (["--no-log"], "--log DIR and --no-log contradict each other"),
 ]
 
 
@@ -210,6 +212,48 @@ def test_policy_that_is_a_directory_refused_before_dds(spy, capsys, tmp_path):
 def test_unwritable_log_refused_before_dds(artifacts, spy, capsys, tmp_path):
     line = _refused(_argv(artifacts["go2"], _read_only_dir(tmp_path)), capsys, spy)
     assert "cannot write the flight recorder log" in line
+
+
+def _check_argv(policy: Path, *extra: str) -> list[str]:
+    return ["--robot", "go2", "--check", "--policy", str(policy), "--set",
+            "timing.budget_calls=100", *extra]  # fmt: skip
+
+
+def test_check_names_a_bad_interface_before_any_inference(
+    artifacts, spy, capsys, tmp_path, monkeypatch
+):
+    """--check finds the DDS interface before the golden vectors or the budget run the policy."""
+    loaded = []
+
+    def load_policy(*args, **kwargs):  # the golden vectors: the first inference
+        loaded.append(args)
+        return preflight.load_policy(*args, **kwargs)
+
+    monkeypatch.setattr(cli, "load_policy", load_policy)
+    argv = _check_argv(artifacts["go2"], "--iface", "genpo-nope0", "--log", str(tmp_path))
+    line = _refused(argv, capsys, spy)
+    assert "network interface 'genpo-nope0' does not exist" in line
+    assert loaded == [], "the policy ran before the interface was checked"
+
+
+@pytest.mark.parametrize("problem", ["unwritable", "no-room"])
+def test_check_refuses_a_log_a_run_would_refuse(problem, artifacts, spy, capsys, tmp_path):
+    """--check judges --log as a run does (deploy.recorder.check_log_dir), writing nothing."""
+    if problem == "unwritable":
+        extra, fragment = ["--log", str(_read_only_dir(tmp_path) / "sub")], "cannot write the"
+    else:
+        extra = ["--log", str(tmp_path / "new"), "--set", "recorder.max_bytes=1000000000000000"]
+        fragment = "the flight recorder needs 1000000000000000 bytes"
+    assert fragment in _refused(_check_argv(artifacts["go2"], "--iface", "lo", *extra), capsys, spy)
+    assert not (tmp_path / "new").exists() and not list(tmp_path.rglob("*.mcap"))
+
+
+def test_check_with_a_new_log_folder_passes_and_creates_nothing(artifacts, capsys, tmp_path):
+    log = tmp_path / "new" / "logs"
+    assert main(_check_argv(artifacts["go2"], "--iface", "lo", "--log", str(log))) in (0, 1)
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["iface"] == "lo" and result["check"] in ("ok", "over_budget")
+    assert not (tmp_path / "new").exists()
 
 
 def test_tampered_artifacts_differ_only_in_their_field(artifacts, tampered):

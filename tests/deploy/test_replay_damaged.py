@@ -76,3 +76,38 @@ def test_damaged_log_is_one_sentence_and_exit_2(
     err = captured.err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("genpo-replay: error: ") and words in err[0], err
     assert captured.out == ""  # no result line for a log that cannot be replayed
+
+
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_policy_option_names_its_path_and_what_is_wrong(
+    artifacts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture, kind: str
+) -> None:
+    header = {"robot": "go2", "policy_path": str(artifacts["go2"]), "artifact_sha256": "0"}
+    log = _log(tmp_path / "log.mcap", [("/deploy/header", header)])
+    policy = tmp_path / "nope.onnx" if kind == "missing" else tmp_path
+    state = "does not exist" if kind == "missing" else "is a directory"
+    assert main([str(log), "--policy", str(policy)]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert err == [f"genpo-replay: error: --policy {policy} {state}; pass --policy PATH of a "
+                   "policy.onnx"], err  # fmt: skip
+    assert captured.out == ""
+
+
+def test_policy_for_another_robot_than_the_log_is_named(
+    artifacts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """A Go2 policy for an H1 log: the robots are named (genpo-deploy's own check), not a
+    "damaged log" guessed from the first tick's sizes."""
+    from deploy.policy import OrtPolicy
+
+    h1 = OrtPolicy(artifacts["h1"])
+    header = {"robot": "h1", "policy_path": str(artifacts["h1"]), "artifact_sha256": "0"}
+    tick = {"obs": [0.0] * len(h1.obs), "action": [0.0] * len(h1.action)}
+    log = _log(tmp_path / "log.mcap", [("/deploy/header", header), ("/deploy/policy", tick)])
+    assert main([str(log), "--policy", str(artifacts["go2"])]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("genpo-replay: error: "), err
+    assert f"exported for robot 'go2' but log {log} was recorded on 'h1'" in err[0]
+    assert captured.out == ""

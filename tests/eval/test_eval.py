@@ -167,6 +167,10 @@ def test_scripted_commands_reach_the_observation(policies: dict[str, Path]) -> N
         (["{checkpoint}", "--task", "go2_flat", "--episodes", "0"], "--episodes"),
         (["{checkpoint}", "--task", "go2_flat", "--json", "{dir}"], "--json '{dir}' is a dir"),
         (["{checkpoint}", "--task", "go2_flat", "--video", "{dir}"], "--video '{dir}' is a dir"),
+        (
+            ["{checkpoint}", "--task", "go2_flat", "--video", "{dir}/x.txt"],
+            "--video '{dir}/x.txt' must name an .mp4 file",
+        ),
         (["{checkpoint}", "--task", "go2_flat", "--json", "{file}/x.json"], "cannot create folder"),
     ],
     ids=[
@@ -176,6 +180,7 @@ def test_scripted_commands_reach_the_observation(policies: dict[str, Path]) -> N
         "bad-episodes",
         "json-dir",
         "video-dir",
+        "video-not-mp4",
         "json-under-file",
     ],
 )

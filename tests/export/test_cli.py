@@ -76,7 +76,10 @@ def test_trt_without_tensorrt_still_writes_onnx(flow_ckpt: Path, tmp_path: Path,
     except ImportError:
         pass
     assert main([str(flow_ckpt), "--out", str(tmp_path), "--trt", *FAST]) == 0
-    assert "TensorRT is not installed" in capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert "TensorRT" not in out  # stdout holds what was written, the warning goes to stderr
+    assert err.startswith("genpo-export: warning: TensorRT is not installed")
+    assert err.count("\n") == 1
     assert (tmp_path / "policy.onnx").is_file() and not (tmp_path / "policy.engine").exists()
 
 
@@ -146,10 +149,11 @@ def _case(kind: str, tmp: Path) -> list[str]:
     isaac = ["--robot", "go2", "--task", "go2_flat"]
     if kind in ("undefined-input", "unknown-op", "nan", "inf", "cannot-run"):
         return ["--from-onnx", str(_bad_graph(kind, tmp / f"{kind}.onnx")), *isaac]
-    if kind in ("unknown-robot", "other-robot"):
+    if kind in ("unknown-robot", "other-robot", "unknown-task"):
         src = str(_isaaclab_like_onnx(tmp / "isaac.onnx", 45, 12))
-        robot = "spot" if kind == "unknown-robot" else "h1"
-        return ["--from-onnx", src, "--robot", robot, "--task", f"{robot}_flat"]
+        robot = {"unknown-robot": "spot", "other-robot": "h1"}.get(kind, "go2")
+        task = "go2_bogus" if kind == "unknown-task" else f"{robot}_flat"
+        return ["--from-onnx", src, "--robot", robot, "--task", task]
     if kind == "missing":
         return [str(tmp / "missing.pt")]
     if kind == "junk":
@@ -182,6 +186,7 @@ def _case(kind: str, tmp: Path) -> list[str]:
         ("missing-field", "incomplete (no policy_kwargs.cfg)"),
         ("unknown-robot", "unknown robot 'spot'"),
         ("other-robot", "maps 45 observations to 12 actions"),
+        ("unknown-task", "unknown task 'go2_bogus'; known tasks: go2_flat, go2_rough, h1_flat"),
         ("unwritable-out", "cannot create output directory"),
         ("undefined-input", "is not a valid ONNX graph"),
         ("unknown-op", "is not a valid ONNX graph (No Op registered for Frobnicate"),
@@ -194,14 +199,15 @@ def test_user_errors_exit_2_and_write_nothing(
     tmp_path: Path, capfd: pytest.CaptureFixture, kind: str, words: str
 ) -> None:
     argv = _case(kind, tmp_path)
-    out = tmp_path / "out"
+    out = tmp_path / "out" / "exported"
     if "--out" not in argv:
         argv += ["--out", str(out)]
     assert main([*FAST, *argv]) == 2  # argv last: its options win
     err = capfd.readouterr().err  # capfd: ONNX Runtime's own log lines count too
     assert err.startswith("genpo-export: ") and words in err and "Traceback" not in err
     assert err.count("\n") == 1, err
-    assert not list(out.rglob("*")) and not list(tmp_path.rglob("policy.onnx"))
+    # not even the --out folder (nor its parent) of a refused run is left behind
+    assert not (tmp_path / "out").exists() and not list(tmp_path.rglob("policy.onnx"))
 
 
 def test_help_lists_defaults(capsys) -> None:

@@ -104,10 +104,9 @@ def main(argv: list[str]) -> int:
     if args.report_only:
         out = _earlier_run(args.out)
     else:
-        from training.tasks import TASKS  # the task's own checks run in the workers
+        from training.tasks import check_task  # the task's own checks run in the workers
 
-        if args.task not in TASKS:
-            raise UserError(f"unknown task {args.task!r}; known tasks: {', '.join(TASKS)}")
+        check_task(args.task)
         out = args.out or Path("runs") / "bench_algos" / time.strftime("%Y%m%d-%H%M%S")
         taken = [f"{a}_s{s}" for a, s in runs if (out / f"{a}_s{s}" / "run.yaml").exists()]
         if taken:

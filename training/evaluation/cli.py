@@ -20,7 +20,7 @@ from pathlib import Path
 
 from common.cli import add_set_argument, check_seed, user_errors_exit
 from common.errors import UserError
-from common.files import check_output_file, write_text_atomic
+from common.files import check_output_file, check_video_file, write_text_atomic
 from common.gl import select_gl
 from robots.assets import CONTACT_MODELS
 
@@ -84,9 +84,11 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError(f"--episodes must be at least 1, got {args.episodes}")
     if not (math.isfinite(args.duration_s) and args.duration_s > 0):
         raise UserError(f"--duration-s must be a positive number of seconds, got {args.duration_s}")
-    for option, path in (("--json", args.json), ("--video", args.video)):
-        if path is not None:
-            check_output_file(path, option)  # before the evaluation, not after it
+    # before the evaluation and the GL backend's choice, not after them
+    if args.json is not None:
+        check_output_file(args.json, "--json")
+    if args.video is not None:
+        check_video_file(args.video)  # the recorder writes mp4 (libx264) only
 
 
 @user_errors_exit(PROG)

@@ -24,10 +24,15 @@ TASKS: dict[str, tuple[str, ...]] = {
 }
 
 
-def task_config(task: str, overrides: Iterable[str] = ()) -> TaskCfg:
-    """Resolved config of `task`: defaults <- its YAML deltas <- `--set`-style overrides."""
+def check_task(task: str) -> None:
+    """UserError naming the known tasks unless `task` is one of them."""
     if task not in TASKS:
         raise UserError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+
+
+def task_config(task: str, overrides: Iterable[str] = ()) -> TaskCfg:
+    """Resolved config of `task`: defaults <- its YAML deltas <- `--set`-style overrides."""
+    check_task(task)
     return load_config(TaskCfg, [CONFIG_DIR / f for f in TASKS[task]], overrides)
 
 
