@@ -58,9 +58,10 @@ def test_tracking_is_compared_at_the_env_steps_every_run_reached() -> None:
     assert tracking_at(no_episode_yet, 1000) is None
 
 
-def test_unknown_algo_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert bench.main(["algos", "--algos", "ppo,sac", "--report-only"]) == 2
+def test_unknown_algo_exits_2(capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    assert bench.main(["algos", "--algos", "ppo,sac", "--out", str(tmp_path / "b")]) == 2
     assert "unknown algo(s) sac" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()  # refused before any run
 
 
 def test_table_has_one_row_per_algo_with_the_seed_mean() -> None:
@@ -98,3 +99,11 @@ def test_a_tiny_comparison_trains_and_evaluates_every_algo(tmp_path) -> None:
     assert set(runs) == {"ppo_s1", "genpo_s1"}
     for run in runs.values():
         assert run["iterations"] >= 1 and run["eval_tracking"] is not None
+    # --report-only re-aggregates the runs launch.json lists, not the defaults (4 algos x 2 seeds)
+    again = subprocess.run(cmd[:4] + ["--report-only", "--budget-cpu-min", "0.03", "--out", out],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert json.loads(again.stdout.strip().splitlines()[-1])["runs"] == runs
+    refused = subprocess.run(cmd[:4] + ["--report-only", "--seeds", "3", "--out", out],
+                             cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert refused.returncode == 2 and "leave out --algos and --seeds" in refused.stderr

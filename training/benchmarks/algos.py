@@ -41,6 +41,7 @@ from common.errors import UserError
 from common.files import writable_dir
 
 ALGOS = ("ppo", "genpo", "gmpo", "gmpg")
+DEFAULT_SEEDS = "1,2"
 SMOOTH = 5  # logged values averaged for "tracking at ..." (episodes end every few iterations)
 # The launch settings the report shows (--report-only reads them from launch.json).
 LAUNCH_KEYS = {"task", "num_envs", "seeds", "torch_threads", "parallel", "nice",
@@ -54,12 +55,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--task", default="go2_flat", help="training task")
-    p.add_argument("--algos", default=",".join(ALGOS), help="comma-separated algorithms")
+    p.add_argument(
+        "--algos", default=None, help=f"comma-separated algorithms (default: {','.join(ALGOS)})"
+    )
     p.add_argument(
         "--seeds",
         type=int_list(0),
-        default="1,2",
-        help="comma-separated seeds (each algo runs all)",
+        default=None,
+        help=f"comma-separated seeds, each algo runs all (default: {DEFAULT_SEEDS})",
     )
     p.add_argument(
         "--budget-cpu-min", type=positive_float, default=5.0, help="process CPU-min per run"
@@ -77,7 +80,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--report-only",
         action="store_true",
         help="re-aggregate an existing --out (at --budget-cpu-min, which may be lower than "
-        "the runs'; the other settings are read from its launch.json)",
+        "the runs'; its runs and the other settings are read from its launch.json)",
     )
     p.add_argument("--worker", nargs=2, metavar=("ALGO", "SEED"), help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -90,20 +93,21 @@ def main(argv: list[str]) -> int:
     if args.worker:
         _worker(args, args.worker[0], int(args.worker[1]))
         return 0
-    algos = list(dict.fromkeys(a for a in args.algos.split(",") if a))
-    unknown = sorted(set(algos) - set(ALGOS))
-    if unknown or not algos:
-        what = (
-            f"unknown algo(s) {', '.join(unknown)}"
-            if unknown
-            else f"--algos {args.algos!r} names no algorithm"
-        )
-        raise UserError(f"{what}; use: {', '.join(ALGOS)}")
+    if args.report_only:
+        if args.algos is not None or args.seeds is not None:
+            raise UserError(
+                "--report-only re-aggregates the runs its --out's launch.json lists; leave out "
+                "--algos and --seeds"
+            )
+        out, launch = _earlier_run(args.out)
+        args.algos, args.seeds = launch["algos"], int_list(0)(launch["seeds"])
+    algos = _algos(args.algos if args.algos is not None else ",".join(ALGOS))
+    args.algos = ",".join(algos)  # as launch.json records it
+    if args.seeds is None:
+        args.seeds = int_list(0)(DEFAULT_SEEDS)
     runs = [(a, s) for s in args.seeds for a in algos]
     failed: list[str] = []
-    if args.report_only:
-        out = _earlier_run(args.out)
-    else:
+    if not args.report_only:
         from training.tasks import check_task  # the task's own checks run in the workers
 
         check_task(args.task)
@@ -126,8 +130,21 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _earlier_run(out: Path | None) -> Path:
-    """--out of --report-only: the directory of an earlier launch, with its launch.json."""
+def _algos(text: str) -> list[str]:
+    algos = list(dict.fromkeys(a for a in text.split(",") if a))
+    unknown = sorted(set(algos) - set(ALGOS))
+    if unknown or not algos:
+        what = (
+            f"unknown algo(s) {', '.join(unknown)}"
+            if unknown
+            else f"--algos {text!r} names no algorithm"
+        )
+        raise UserError(f"{what}; use: {', '.join(ALGOS)}")
+    return algos
+
+
+def _earlier_run(out: Path | None) -> tuple[Path, dict]:
+    """--out of --report-only: the directory of an earlier launch, and its launch.json."""
     if out is None:
         raise UserError("--report-only re-aggregates an earlier run: pass its directory as --out")
     launch = out / "launch.json"
@@ -144,9 +161,17 @@ def _earlier_run(out: Path | None) -> Path:
         settings = json.loads(launch.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"cannot read '{launch}' ({exc}); --report-only needs it intact") from None
-    if not isinstance(settings, dict) or not LAUNCH_KEYS.issubset(settings):
+    if (
+        not isinstance(settings, dict)
+        or not {*LAUNCH_KEYS, "algos"}.issubset(settings)
+        or not all(isinstance(settings[k], str) for k in ("algos", "seeds"))
+    ):
         raise UserError(f"'{launch}' is not a launch.json of `python -m training.bench algos`")
-    return writable_dir(out, "output directory", "--out")  # the report is written into it
+    try:
+        int_list(0)(settings["seeds"])
+    except argparse.ArgumentTypeError:
+        raise UserError(f"'{launch}' lists no valid seeds; --report-only needs it intact") from None
+    return writable_dir(out, "output directory", "--out"), settings  # the report goes into it
 
 
 def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -> list[str]:
