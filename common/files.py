@@ -106,7 +106,7 @@ def nearest_existing(path: Path) -> Path:
     for candidate in (path, *path.parents):
         if os.path.lexists(candidate):
             return candidate
-    return path.parents[-1] if path.parents else path
+    return Path(path.anchor or ".")  # the root, or the working directory (not examinable)
 
 
 def creatable_dir_problem(path: Path) -> str:
@@ -114,8 +114,11 @@ def creatable_dir_problem(path: Path) -> str:
     Judged without leaving anything behind (for checks that must write nothing): the nearest
     existing folder must be a folder that takes a new file (a probe file, removed at once)."""
     existing = nearest_existing(path)
-    if not existing.is_dir():
-        return f"{existing} is not a directory"
+    try:
+        if not existing.is_dir():
+            return f"{existing} is not a directory"
+    except OSError as exc:  # e.g. a link into a folder this user cannot enter
+        return f"{existing} cannot be examined ({exc.strerror or type(exc).__name__})"
     return _cannot_create_in(existing)
 
 

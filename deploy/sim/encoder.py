@@ -68,6 +68,9 @@ class Mp4Encoder:
                 + [str(path)],
                 stdin=subprocess.PIPE,
                 stderr=self._log,
+                # its own session: a terminal's Ctrl-C reaches genpo-sim only, which then ends
+                # the input and ffmpeg finishes the file (on SIGINT ffmpeg exits 255)
+                start_new_session=True,
             )
         except OSError as exc:  # removed or broken since find_ffmpeg
             self._proc = None

@@ -15,6 +15,7 @@ from common.files import (
     atomic_write,
     check_output_file,
     creatable_dir_problem,
+    nearest_existing,
     new_dirs_removed_on_error,
     writable_dir,
     write_text_atomic,
@@ -130,3 +131,26 @@ def test_creatable_dir_problem_judges_a_missing_folder_without_making_it(tmp_pat
     if Path("/proc").is_dir():  # no file can be made there, even by root
         assert creatable_dir_problem(Path("/proc/genpo-new")) != ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no probe, no folder left
+
+
+def test_a_location_that_cannot_be_examined_is_a_problem_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Where nothing on the way can be examined (a working directory without search
+    permission, as a user other than root) the nearest existing folder is the root or the
+    working directory (`path.parents[-1]` raised IndexError on Python 3.8); and a folder that
+    cannot be examined (a link into one this user cannot enter: PermissionError from is_dir) is
+    a one-line problem, which genpo-deploy's --log check turns into its sentence."""
+    with monkeypatch.context() as m:
+        m.setattr(os.path, "lexists", lambda _p: False)
+        assert nearest_existing(Path("logs/deploy")) == Path(".")
+        assert nearest_existing(Path("/srv/logs")) == Path("/")
+
+    def denied(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "is_dir", denied)
+    assert (
+        creatable_dir_problem(tmp_path / "x")
+        == f"{tmp_path} cannot be examined (Permission denied)"
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -73,6 +75,35 @@ def test_a_video_that_fails_mid_run_ends_the_sim_with_exit_1(tmp_path: Path) -> 
     # ffmpeg's own error lines are summed up in that sentence, not copied to stderr
     assert sum("--video" in line for line in done.stderr.splitlines()) == 1
     assert "@ 0x" not in done.stderr
+
+
+@pytest.mark.skipif(not _egl_renders(), reason="no EGL rendering here (libegl1, libegl-mesa0)")
+def test_ctrl_c_in_a_terminal_ends_the_sim_and_keeps_its_video(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C signals the whole foreground process group. ffmpeg runs in a session
+    of its own, so only genpo-sim takes the SIGINT: it ends its run, closes the video and exits
+    0 with a playable file (before: ffmpeg took the SIGINT too, exited 255, and genpo-sim
+    reported the video as failed, exit 1)."""
+    import imageio.v2 as imageio
+
+    out = tmp_path / "sim.mp4"
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    cmd = [sys.executable, "-m", "deploy.sim", "--robot", "go2", "--domain", "128",
+           "--duration", "60", "--headless", "--no-hold", "--video", str(out)]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()
+        assert '"ready"' in ready, ready
+        time.sleep(2.0)
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does: the whole group
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "failed" not in err and "Traceback" not in err
+    assert len([f for f in imageio.get_reader(str(out))]) >= 1  # list() asks len(): inf
 
 
 # The encoder alone (no GL, no mujoco): small frames, the real ffmpeg the sim would use.
