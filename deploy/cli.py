@@ -31,7 +31,7 @@ from deploy.config import DeployCfg, load_deploy_cfg
 from deploy.daemon import Daemon, RunOptions
 from deploy.damping import build_damping, exit_damping
 from deploy.io.netif import check_sim_interface
-from deploy.link import RobotLink, open_link
+from deploy.link import RobotLink, dds_iface, open_link
 from deploy.log import QueuedLog
 from deploy.metrics import LoopMetrics
 from deploy.motor_loop import Chords, MotorLoop, Shared
@@ -154,7 +154,7 @@ def prepare(args: argparse.Namespace) -> Plan:
     if args.check:  # the golden vectors below are the first inference
         from deploy.io.netif import resolve_interface
 
-        iface = resolve_interface(args.ip, args.iface or ("lo" if args.sim else None))
+        iface = resolve_interface(args.ip, dds_iface(args.iface, args.ip, args.sim))
     path = args.policy if args.policy is not None else default_policy_path(robot.name)
     policy = load_policy(Path(path), robot, log)
     contract = policy.artifact.contract

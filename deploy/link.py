@@ -39,6 +39,12 @@ class RobotLink:
             self.__dict__.pop(name, None)
 
 
+def dds_iface(iface: str | None, ip: str | None, sim: bool) -> str | None:
+    """The interface DDS binds to: --iface, else loopback under --sim without --ip, else None
+    (the one that reaches --ip)."""
+    return iface or ("lo" if sim and ip is None else None)
+
+
 def open_link(
     robot: RobotSpec,
     *,
@@ -60,8 +66,7 @@ def open_link(
     if robot.idl_family != "go":
         raise UserError(f"{robot.name} uses unitree_{robot.idl_family} messages; not wired yet")
     domain = domain if domain is not None else (SIM_DOMAIN if sim else 0)
-    iface = iface or ("lo" if sim and ip is None else None)
-    node = open_dds(domain, iface=iface, ip=ip)
+    node = open_dds(domain, iface=dds_iface(iface, ip, sim), ip=ip)
     if not sim and robot.name == "go2":
         from deploy.io.sport_mode import release_sport_mode
 

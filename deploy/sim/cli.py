@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     sim = Sim(_options(args, robot, faults))
     hooks: list[LiveViewer | VideoRecorder] = []
     video = None
-    if args.video is not None and ffmpeg is not None:
+    if ffmpeg is not None:  # found exactly when --video was given
         video = VideoRecorder(sim.sim.model, args.video, ffmpeg)
         hooks.append(video)
     if not args.headless and display_available():

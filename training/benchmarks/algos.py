@@ -41,7 +41,7 @@ from common.errors import UserError
 from common.files import writable_dir
 
 ALGOS = ("ppo", "genpo", "gmpo", "gmpg")
-DEFAULT_SEEDS = "1,2"
+DEFAULT_SEEDS = (1, 2)
 SMOOTH = 5  # logged values averaged for "tracking at ..." (episodes end every few iterations)
 # The launch settings the report shows (--report-only reads them from launch.json).
 LAUNCH_KEYS = {"task", "num_envs", "seeds", "torch_threads", "parallel", "nice",
@@ -62,7 +62,8 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         "--seeds",
         type=int_list(0),
         default=None,
-        help=f"comma-separated seeds, each algo runs all (default: {DEFAULT_SEEDS})",
+        help="comma-separated seeds, each algo runs all (default: "
+        f"{','.join(map(str, DEFAULT_SEEDS))})",
     )
     p.add_argument(
         "--budget-cpu-min", type=positive_float, default=5.0, help="process CPU-min per run"
@@ -99,12 +100,11 @@ def main(argv: list[str]) -> int:
                 "--report-only re-aggregates the runs its --out's launch.json lists; leave out "
                 "--algos and --seeds"
             )
-        out, launch = _earlier_run(args.out)
-        args.algos, args.seeds = launch["algos"], int_list(0)(launch["seeds"])
+        out, args.algos, args.seeds = _earlier_run(args.out)
     algos = _algos(args.algos if args.algos is not None else ",".join(ALGOS))
     args.algos = ",".join(algos)  # as launch.json records it
     if args.seeds is None:
-        args.seeds = int_list(0)(DEFAULT_SEEDS)
+        args.seeds = list(DEFAULT_SEEDS)
     runs = [(a, s) for s in args.seeds for a in algos]
     failed: list[str] = []
     if not args.report_only:
@@ -143,8 +143,9 @@ def _algos(text: str) -> list[str]:
     return algos
 
 
-def _earlier_run(out: Path | None) -> tuple[Path, dict]:
-    """--out of --report-only: the directory of an earlier launch, and its launch.json."""
+def _earlier_run(out: Path | None) -> tuple[Path, str, list[int]]:
+    """--out of --report-only: the directory of an earlier launch, and the algos and seeds its
+    launch.json lists."""
     if out is None:
         raise UserError("--report-only re-aggregates an earlier run: pass its directory as --out")
     launch = out / "launch.json"
@@ -168,10 +169,11 @@ def _earlier_run(out: Path | None) -> tuple[Path, dict]:
     ):
         raise UserError(f"'{launch}' is not a launch.json of `python -m training.bench algos`")
     try:
-        int_list(0)(settings["seeds"])
+        seeds = int_list(0)(settings["seeds"])
     except argparse.ArgumentTypeError:
         raise UserError(f"'{launch}' lists no valid seeds; --report-only needs it intact") from None
-    return writable_dir(out, "output directory", "--out"), settings  # the report goes into it
+    out = writable_dir(out, "output directory", "--out")  # the report goes into it
+    return out, settings["algos"], seeds
 
 
 def _run_all(args: argparse.Namespace, out: Path, runs: list[tuple[str, int]]) -> list[str]:
